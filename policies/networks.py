@@ -1,0 +1,171 @@
+"""Neural network building blocks for SAC: MLPs, a fused critic ensemble, the squashed-Gaussian actor
+and a small conv encoder for 128x128 RGB images.
+
+Shapes: B = batch, E = ensemble size, D = feature size, A = action dimension.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+LOG_STD_MIN, LOG_STD_MAX = -5.0, 2.0
+
+
+def mlp(in_dim: int, hidden_dims: tuple[int, ...], out_dim: int, layer_norm: bool = False) -> nn.Sequential:
+    """Linear -> (LayerNorm) -> ReLU blocks, then a linear head."""
+    layers: list[nn.Module] = []
+    d = in_dim
+    for h in hidden_dims:
+        layers.append(nn.Linear(d, h))
+        if layer_norm:
+            layers.append(nn.LayerNorm(h))
+        layers.append(nn.ReLU())
+        d = h
+    layers.append(nn.Linear(d, out_dim))
+    return nn.Sequential(*layers)
+
+
+class EnsembleLinear(nn.Module):
+    """E independent linear layers evaluated in one batched matmul: (E, B, in) -> (E, B, out)."""
+
+    def __init__(self, ensemble_size: int, in_dim: int, out_dim: int):
+        super().__init__()
+        self.weight = nn.Parameter(torch.empty(ensemble_size, in_dim, out_dim))
+        self.bias = nn.Parameter(torch.empty(ensemble_size, 1, out_dim))
+        # Same init as nn.Linear, member by member.
+        bound = 1.0 / math.sqrt(in_dim)
+        nn.init.uniform_(self.weight, -bound, bound)
+        nn.init.uniform_(self.bias, -bound, bound)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.baddbmm(self.bias, x, self.weight)
+
+
+class CriticEnsemble(nn.Module):
+    """E Q-functions Q_e(s, a), all members in one fused pass (no Python loop over critics).
+
+    LayerNorm after every hidden layer keeps Q bounded under high update-to-data ratios (RLPD).
+    forward(feat (B, D), act (B, A)) -> q (E, B).
+    """
+
+    def __init__(self, feat_dim: int, act_dim: int, hidden_dims: tuple[int, ...], ensemble_size: int,
+                 layer_norm: bool = True):
+        super().__init__()
+        self.ensemble_size = ensemble_size
+        layers: list[nn.Module] = []
+        d = feat_dim + act_dim
+        for h in hidden_dims:
+            layers.append(EnsembleLinear(ensemble_size, d, h))
+            if layer_norm:
+                layers.append(nn.LayerNorm(h))  # normalizes the last dim of each member independently
+            layers.append(nn.ReLU())
+            d = h
+        layers.append(EnsembleLinear(ensemble_size, d, 1))
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, feat: torch.Tensor, act: torch.Tensor) -> torch.Tensor:
+        x = torch.cat([feat, act], dim=-1)
+        x = x.unsqueeze(0).expand(self.ensemble_size, *x.shape)
+        return self.net(x).squeeze(-1)
+
+
+class SquashedGaussianActor(nn.Module):
+    """pi(a|s) = tanh(N(mu(s), sigma(s))): actions in (-1, 1), the normalized action space."""
+
+    def __init__(self, feat_dim: int, act_dim: int, hidden_dims: tuple[int, ...]):
+        super().__init__()
+        self.trunk = mlp(feat_dim, hidden_dims[:-1], hidden_dims[-1]) if len(hidden_dims) > 1 \
+            else nn.Linear(feat_dim, hidden_dims[0])
+        self.head = nn.Linear(hidden_dims[-1], 2 * act_dim)
+
+    def forward(self, feat: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Returns (mu (B, A), log_std (B, A)) of the pre-tanh Gaussian."""
+        mu, log_std = self.head(F.relu(self.trunk(feat))).chunk(2, dim=-1)
+        # Soft clamp keeps gradients alive at the bounds (as in DrQ-v2 / SpinningUp).
+        log_std = LOG_STD_MIN + 0.5 * (LOG_STD_MAX - LOG_STD_MIN) * (torch.tanh(log_std) + 1.0)
+        return mu, log_std
+
+    def sample(self, feat: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Reparameterized sample a = tanh(u), u ~ N(mu, sigma); returns (a (B, A), log pi(a|s) (B,))."""
+        mu, log_std = self(feat)
+        std = log_std.exp()
+        u = mu + std * torch.randn_like(mu)
+        a = torch.tanh(u)
+        # log N(u; mu, std) - sum log(1 - tanh(u)^2), the latter in the stable softplus form.
+        log_prob_u = (-0.5 * ((u - mu) / std) ** 2 - log_std - 0.5 * math.log(2 * math.pi)).sum(-1)
+        log_det = (2.0 * (math.log(2.0) - u - F.softplus(-2.0 * u))).sum(-1)
+        return a, log_prob_u - log_det
+
+    def deterministic(self, feat: torch.Tensor) -> torch.Tensor:
+        """The mean action tanh(mu): what evaluation and export run."""
+        mu, _ = self(feat)
+        return torch.tanh(mu)
+
+
+class ConvEncoder(nn.Module):
+    """Small DrQ-style encoder for one or more uint8 RGB cameras (B, H, W, 3) -> features (B, D).
+
+    Each camera goes through its own conv stack; the flattened maps are projected to `feature_dim`
+    with LayerNorm + tanh (bounded features keep the critic stable). The state vector is appended.
+    """
+
+    def __init__(self, image_keys: list[str], image_shape: tuple[int, int, int], state_dim: int,
+                 feature_dim: int = 50, channels: int = 32):
+        super().__init__()
+        self.image_keys = list(image_keys)
+        h, w, c = image_shape
+
+        def stack() -> nn.Sequential:
+            return nn.Sequential(
+                nn.Conv2d(c, channels, 3, stride=2), nn.ReLU(),
+                nn.Conv2d(channels, channels, 3, stride=2), nn.ReLU(),
+                nn.Conv2d(channels, channels, 3, stride=2), nn.ReLU(),
+                nn.Conv2d(channels, channels, 3, stride=1), nn.ReLU(),
+                nn.Flatten(),
+            )
+
+        self.convs = nn.ModuleDict({k: stack() for k in self.image_keys})
+        with torch.no_grad():
+            n_flat = self.convs[self.image_keys[0]](torch.zeros(1, c, h, w)).shape[-1]
+        self.proj = nn.ModuleDict({
+            k: nn.Sequential(nn.Linear(n_flat, feature_dim), nn.LayerNorm(feature_dim), nn.Tanh())
+            for k in self.image_keys})
+        self.out_dim = feature_dim * len(self.image_keys) + state_dim
+
+    def forward(self, obs: dict[str, torch.Tensor]) -> torch.Tensor:
+        feats = []
+        for k in self.image_keys:
+            x = obs[k].permute(0, 3, 1, 2).float() / 255.0 - 0.5  # (B, 3, H, W) in [-0.5, 0.5]
+            feats.append(self.proj[k](self.convs[k](x)))
+        feats.append(obs["state"])
+        return torch.cat(feats, dim=-1)
+
+
+class StateEncoder(nn.Module):
+    """Identity encoder for state-only tasks: obs["state"] (B, D) -> (B, D)."""
+
+    def __init__(self, state_dim: int):
+        super().__init__()
+        self.out_dim = state_dim
+
+    def forward(self, obs: dict[str, torch.Tensor]) -> torch.Tensor:
+        return obs["state"]
+
+
+def random_shift(images: torch.Tensor, pad: int = 4) -> torch.Tensor:
+    """DrQ augmentation: replicate-pad by `pad` pixels and take a random HxW crop, per sample.
+
+    images: uint8 (B, H, W, C) -> uint8 (B, H, W, C). Integer shifts via one gather (no interpolation).
+    """
+    b, h, w, _ = images.shape
+    padded = F.pad(images.permute(0, 3, 1, 2).float(), (pad, pad, pad, pad), mode="replicate")
+    dx = torch.randint(0, 2 * pad + 1, (b,), device=images.device)
+    dy = torch.randint(0, 2 * pad + 1, (b,), device=images.device)
+    rows = (torch.arange(h, device=images.device)[None, :] + dy[:, None])  # (B, H)
+    cols = (torch.arange(w, device=images.device)[None, :] + dx[:, None])  # (B, W)
+    bidx = torch.arange(b, device=images.device)[:, None, None]
+    out = padded.permute(0, 2, 3, 1)[bidx, rows[:, :, None], cols[:, None, :]]  # (B, H, W, C)
+    return out.to(images.dtype)

@@ -1,0 +1,172 @@
+"""Soft Actor-Critic with the RLPD/REDQ refinements, written to be read top to bottom.
+
+    critic:  L_Q  = sum_e mean_b (Q_e(s, a) - y)^2,
+             y    = r + gamma * (1 - terminated) * (min_{e in M} Q'_e(s', a') - alpha * log pi(a'|s')),
+             a' ~ pi(.|s'), M a random subset of `num_min_critics` target members (REDQ).
+    actor:   L_pi = mean_b (alpha * log pi(a~|s) - mean_e Q_e(s, a~)),  a~ ~ pi(.|s) reparameterized.
+    alpha:   L_a  = -mean_b log_alpha * (log pi(a~|s) + H_target),      H_target = -|A| / 2 by default.
+    targets: theta' <- (1 - tau) theta' + tau theta after every critic step.
+
+With images, a conv encoder is shared: the critic's loss trains it, the actor reads detached features,
+and both see DrQ random-shift augmented frames. The critic ensemble runs as one batched matmul.
+"""
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+import torch.nn as nn
+
+from roboloop.policies.networks import (ConvEncoder, CriticEnsemble, SquashedGaussianActor, StateEncoder,
+                                        random_shift)
+
+
+@dataclass
+class SACConfig:
+    """Hyper-parameters. Defaults follow RLPD (LayerNorm critics, ensemble, UTD) at a laptop scale."""
+
+    hidden_dims: tuple[int, ...] = (256, 256)
+    num_critics: int = 2                  # ensemble size E
+    num_min_critics: int | None = None    # REDQ subset size for the target min; None = all E members
+    critic_layer_norm: bool = True
+    gamma: float = 0.99
+    tau: float = 0.005                    # Polyak rate of the target networks
+    actor_lr: float = 3e-4
+    critic_lr: float = 3e-4
+    temperature_lr: float = 3e-4
+    init_temperature: float = 1.0
+    target_entropy: float | None = None   # None -> -|A| / 2
+    backup_entropy: bool = True           # subtract alpha * log pi in the TD target
+    grad_clip_norm: float | None = 10.0   # None disables clipping
+    batch_size: int = 256
+    utd_ratio: int = 1                    # critic updates per environment step
+    image_feature_dim: int = 50
+    image_channels: int = 32
+    image_aug_pad: int = 4                # DrQ random-shift pad in pixels; 0 disables
+    image_keys: tuple[str, ...] = field(default_factory=tuple)  # filled from the obs space
+
+
+def _obs_to_torch(obs: dict[str, np.ndarray]) -> dict[str, torch.Tensor]:
+    return {k: torch.as_tensor(v) for k, v in obs.items()}
+
+
+class SAC(nn.Module):
+    """Actor, critic ensemble, their targets, the temperature and the three optimizers.
+
+    obs_shapes: {"state": (D,), "<camera>": (H, W, 3), ...}; act_dim: A (actions live in [-1, 1]^A).
+    """
+
+    def __init__(self, obs_shapes: dict[str, tuple[int, ...]], act_dim: int, cfg: SACConfig):
+        super().__init__()
+        self.cfg = cfg
+        self.act_dim = act_dim
+        state_dim = obs_shapes["state"][0]
+        self.image_keys = [k for k in obs_shapes if k != "state"]
+        if self.image_keys:
+            shape = tuple(obs_shapes[self.image_keys[0]])
+            self.encoder: nn.Module = ConvEncoder(self.image_keys, shape, state_dim, cfg.image_feature_dim,
+                                                  cfg.image_channels)
+        else:
+            self.encoder = StateEncoder(state_dim)
+        feat_dim = self.encoder.out_dim
+        self.actor = SquashedGaussianActor(feat_dim, act_dim, cfg.hidden_dims)
+        self.critic = CriticEnsemble(feat_dim, act_dim, cfg.hidden_dims, cfg.num_critics, cfg.critic_layer_norm)
+        self.encoder_target = copy.deepcopy(self.encoder).requires_grad_(False)
+        self.critic_target = copy.deepcopy(self.critic).requires_grad_(False)
+        self.log_alpha = nn.Parameter(torch.tensor(float(np.log(cfg.init_temperature))))
+        self.target_entropy = cfg.target_entropy if cfg.target_entropy is not None else -act_dim / 2.0
+
+        # fused Adam: one kernel for all parameters instead of a Python loop over tensors.
+        self.actor_opt = torch.optim.Adam(self.actor.parameters(), lr=cfg.actor_lr, fused=True)
+        self.critic_opt = torch.optim.Adam([*self.critic.parameters(), *self.encoder.parameters()],
+                                           lr=cfg.critic_lr, fused=True)
+        self.alpha_opt = torch.optim.Adam([self.log_alpha], lr=cfg.temperature_lr, fused=True)
+        self._online = [*self.critic.parameters(), *self.encoder.parameters()]
+        self._target = [*self.critic_target.parameters(), *self.encoder_target.parameters()]
+        self._actor_params = list(self.actor.parameters())
+
+    # ----------------------------------------------------------------------------------- acting
+    @torch.no_grad()
+    def act(self, obs: dict[str, np.ndarray], deterministic: bool = False) -> np.ndarray:
+        """One observation (unbatched) -> action (A,) float32 in [-1, 1]."""
+        batch = {k: v[None] for k, v in _obs_to_torch(obs).items()}
+        feat = self.encoder(batch)
+        a = self.actor.deterministic(feat) if deterministic else self.actor.sample(feat)[0]
+        return a[0].numpy().astype(np.float32)
+
+    @property
+    def alpha(self) -> torch.Tensor:
+        return self.log_alpha.exp()
+
+    # --------------------------------------------------------------------------------- learning
+    def _augment(self, obs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        if not self.image_keys or self.cfg.image_aug_pad <= 0:
+            return obs
+        return {k: random_shift(v, self.cfg.image_aug_pad) if k in self.image_keys else v for k, v in obs.items()}
+
+    def update_critic(self, batch: dict) -> dict[str, torch.Tensor]:
+        """One gradient step of the critic ensemble (and the encoder) plus the Polyak target update.
+
+        batch: obs/next_obs dicts of (B, ...) tensors, action (B, A), reward (B,), terminated (B,) float.
+        """
+        cfg = self.cfg
+        obs, next_obs = self._augment(batch["obs"]), self._augment(batch["next_obs"])
+        with torch.no_grad():
+            next_a, next_logp = self.actor.sample(self.encoder(next_obs))
+            q_next = self.critic_target(self.encoder_target(next_obs), next_a)  # (E, B)
+            if cfg.num_min_critics is not None and cfg.num_min_critics < cfg.num_critics:
+                subset = torch.randperm(cfg.num_critics)[: cfg.num_min_critics]
+                q_next = q_next[subset]
+            v_next = q_next.min(dim=0).values
+            if cfg.backup_entropy:
+                v_next = v_next - self.alpha * next_logp
+            y = batch["reward"] + cfg.gamma * (1.0 - batch["terminated"]) * v_next
+        feat = self.encoder(obs)
+        q = self.critic(feat, batch["action"])  # (E, B)
+        critic_loss = ((q - y) ** 2).mean(dim=1).sum()
+        self.critic_opt.zero_grad(set_to_none=True)
+        critic_loss.backward()
+        if cfg.grad_clip_norm is not None:
+            nn.utils.clip_grad_norm_(self._online, cfg.grad_clip_norm, foreach=True)
+        self.critic_opt.step()
+        with torch.no_grad():
+            torch._foreach_lerp_(self._target, self._online, cfg.tau)
+        return {"critic_loss": critic_loss.detach(), "q": q.detach().mean(), "feat": feat.detach()}
+
+    def update_actor_and_temperature(self, feat: torch.Tensor) -> dict[str, torch.Tensor]:
+        """One step of the actor and of log_alpha on (detached) features feat (B, D)."""
+        a, logp = self.actor.sample(feat)
+        q_pi = self.critic(feat, a).mean(dim=0)
+        alpha = self.alpha.detach()
+        actor_loss = (alpha * logp - q_pi).mean()
+        self.actor_opt.zero_grad(set_to_none=True)
+        # Only the actor's gradients are needed: skip the critic weight gradients altogether.
+        actor_loss.backward(inputs=self._actor_params)
+        if self.cfg.grad_clip_norm is not None:
+            nn.utils.clip_grad_norm_(self._actor_params, self.cfg.grad_clip_norm, foreach=True)
+        self.actor_opt.step()
+
+        alpha_loss = -(self.log_alpha * (logp.detach() + self.target_entropy)).mean()
+        self.alpha_opt.zero_grad(set_to_none=True)
+        alpha_loss.backward()
+        self.alpha_opt.step()
+        return {"actor_loss": actor_loss.detach(), "alpha": alpha, "entropy": -logp.detach().mean()}
+
+    def update(self, batches: list[dict]) -> dict[str, float]:
+        """`utd_ratio` critic steps (one per batch), then one actor/temperature step on the last batch."""
+        for batch in batches:
+            info = self.update_critic(batch)
+        info.update(self.update_actor_and_temperature(info.pop("feat")))
+        return info
+
+    # ------------------------------------------------------------------------------ persistence
+    def optimizer_state(self) -> dict:
+        return {"actor": self.actor_opt.state_dict(), "critic": self.critic_opt.state_dict(),
+                "alpha": self.alpha_opt.state_dict()}
+
+    def load_optimizer_state(self, state: dict) -> None:
+        self.actor_opt.load_state_dict(state["actor"])
+        self.critic_opt.load_state_dict(state["critic"])
+        self.alpha_opt.load_state_dict(state["alpha"])

@@ -1,0 +1,104 @@
+"""`roboloop` command line: train, eval, tasks."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from roboloop.checkpoint import CheckpointError
+from roboloop.config import ConfigError, build_train_config
+
+
+def _cmd_tasks(args: argparse.Namespace) -> int:
+    from roboloop.envs import env_spec, make_env, task_ids
+    for tid in task_ids():
+        env = make_env(tid)
+        spec = env_spec(env)
+        obs = ", ".join(f"{k}{tuple(v['shape'])}" for k, v in spec["observation"].items())
+        print(f"{tid:28s} obs: {obs}; action{tuple(spec['action']['shape'])} "
+              f"[{', '.join(spec['action']['names'])}]; {spec['control_hz']} Hz, "
+              f"{spec['max_episode_steps']} steps")
+        env.close()
+    return 0
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    from roboloop.policies.train_loop import Trainer
+    if args.resume:
+        trainer = Trainer.resume(args.resume, steps=args.steps, progress=not args.no_progress)
+    else:
+        cfg = build_train_config(args.task, args.config, args.overrides, steps=args.steps, seed=args.seed,
+                                 demos=args.demos, run_dir=args.run_dir)
+        trainer = Trainer(cfg, run_dir=args.out, progress=not args.no_progress)
+        print(f"training {cfg.task} for {cfg.steps} steps (seed {cfg.seed}, demos {cfg.demos}) -> {trainer.run_dir}")
+    result = trainer.run()
+    print(f"eval success rate: {result.final_eval.success_rate:.2f}")
+    return 0
+
+
+def _cmd_eval(args: argparse.Namespace) -> int:
+    from roboloop.checkpoint import load_checkpoint
+    from roboloop.envs import make_env
+    from roboloop.policies.evaluate import evaluate
+    from roboloop.policies.train_loop import load_agent
+    meta = load_checkpoint(args.checkpoint, load_replay=False).meta
+    task = args.task or meta["config"]["task"]
+    env = make_env(task, meta["config"].get("env", {}), render_mode="rgb_array" if args.video else None)
+    agent, cfg, _ = load_agent(args.checkpoint, env)
+    frames: list | None = [] if args.video else None
+    result = evaluate(lambda o: agent.act(o, deterministic=True), env, args.episodes, args.seed, frames)
+    print(f"{task}: {result}")
+    print(f"eval success rate: {result.success_rate:.2f}")
+    if args.video:
+        import imageio.v2 as imageio
+        Path(args.video).parent.mkdir(parents=True, exist_ok=True)
+        imageio.mimwrite(args.video, frames, fps=env.unwrapped.task_spec()["control_hz"])
+        print(f"video: {args.video} ({len(frames)} frames)")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="roboloop", description="Robot RL: train in MuJoCo, fine-tune, export.")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    t = sub.add_parser("train", help="train SAC / RLPD on a task")
+    t.add_argument("--task", help="task name, e.g. Reach, PickCube, PickCubeVision (see `roboloop tasks`)")
+    t.add_argument("--steps", type=int, help="env steps (training ends at the first episode end after this)")
+    t.add_argument("--seed", type=int)
+    t.add_argument("--config", help="YAML file with TrainConfig keys (see roboloop/configs/)")
+    t.add_argument("--demos", type=int, help="scripted-expert demo episodes for RLPD (0 = plain SAC)")
+    t.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override any config key, e.g. --set sac.utd_ratio=4 --set env.control_hz=20")
+    t.add_argument("--run-dir", help="parent folder of runs (default runs/)")
+    t.add_argument("--out", help="exact run folder (default <run-dir>/<task>-s<seed>-<time>)")
+    t.add_argument("--resume", metavar="CHECKPOINT", help="continue a run from its checkpoint folder")
+    t.add_argument("--no-progress", action="store_true", help="no progress bar (logs only)")
+    t.set_defaults(func=_cmd_train)
+
+    e = sub.add_parser("eval", help="evaluate a checkpoint's deterministic policy")
+    e.add_argument("checkpoint", help="checkpoint folder (<run>/checkpoint)")
+    e.add_argument("--episodes", type=int, default=20)
+    e.add_argument("--seed", type=int, default=10_000)
+    e.add_argument("--task", help="evaluate on another task with the same spec (default: the trained task)")
+    e.add_argument("--video", help="write an mp4 of the episodes to this path")
+    e.set_defaults(func=_cmd_eval)
+
+    ls = sub.add_parser("tasks", help="list the registered tasks and their spaces")
+    ls.set_defaults(func=_cmd_tasks)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (ConfigError, CheckpointError, ValueError) as e:
+        print(f"roboloop {args.command}: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,174 @@
+"""Typed configuration: dataclasses filled from YAML files and `key=value` overrides, strictly.
+
+Unknown keys and values of the wrong type are errors that name the key, so a typo in a config file
+never silently trains with a default.
+"""
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from roboloop.policies.sac import SACConfig
+
+
+class ConfigError(ValueError):
+    """A config file or override that does not fit the schema."""
+
+
+@dataclass
+class TrainConfig:
+    """Everything `roboloop train` needs; saved as config.yaml in every run and checkpoint."""
+
+    task: str = "Reach"
+    steps: int = 20_000                 # env steps; training ends at the first episode end at or after this
+    seed: int = 0
+    learning_starts: int = 1_000        # random actions (and no updates) before this many env steps
+    replay_capacity: int = 200_000
+    demos: int = 0                      # scripted-expert demo episodes for RLPD (0 = plain SAC)
+    demo_noise: float = 0.1             # Gaussian noise on the expert's actions, for diverse demos
+    eval_every: int = 2_000             # env steps between evaluations (0 = only at the end)
+    eval_episodes: int = 20
+    checkpoint_every: int = 10_000      # env steps between checkpoints (written at episode ends)
+    stop_at_success: float = 0.0        # > 0: stop at the episode end after an eval reaches this rate
+    torch_threads: int = 0              # 0 = one per CPU core
+    run_dir: str = "runs"               # runs go to <run_dir>/<task>-s<seed>-<time>
+    env: dict[str, Any] = field(default_factory=dict)   # keyword arguments for the task (control_hz, ...)
+    sac: SACConfig = field(default_factory=SACConfig)
+
+
+def _coerce(value: Any, tp: Any, key: str) -> Any:
+    origin = typing.get_origin(tp)
+    if tp is Any:
+        return value
+    if origin in (typing.Union, types.UnionType):
+        args = typing.get_args(tp)
+        if value is None and type(None) in args:
+            return None
+        for arg in args:
+            if arg is type(None):
+                continue
+            try:
+                return _coerce(value, arg, key)
+            except ConfigError:
+                pass
+        raise ConfigError(f"config key {key!r}: {value!r} is not a {tp}")
+    if origin is tuple:
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"config key {key!r}: expected a list, got {value!r}")
+        (elem, *_) = typing.get_args(tp)
+        return tuple(_coerce(v, elem, key) for v in value)
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(f"config key {key!r}: expected a mapping, got {value!r}")
+        return dict(value)
+    if dataclasses.is_dataclass(tp):
+        if not isinstance(value, dict):
+            raise ConfigError(f"config key {key!r}: expected a mapping, got {value!r}")
+        return from_dict(tp, value, prefix=f"{key}.")
+    if tp is bool:
+        if isinstance(value, bool):
+            return value
+        raise ConfigError(f"config key {key!r}: expected true/false, got {value!r}")
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            if isinstance(value, float) and value.is_integer():
+                return int(value)
+            raise ConfigError(f"config key {key!r}: expected an integer, got {value!r}")
+        return value
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"config key {key!r}: expected a number, got {value!r}")
+        return float(value)
+    if tp is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"config key {key!r}: expected a string, got {value!r}")
+        return value
+    return value
+
+
+def from_dict(cls: type, data: dict[str, Any], prefix: str = "") -> Any:
+    """Build dataclass `cls` from a mapping, rejecting unknown keys and wrong types."""
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - names)
+    if unknown:
+        raise ConfigError(f"unknown config key(s) {', '.join(prefix + u for u in unknown)}; "
+                          f"valid keys: {', '.join(sorted(prefix + n for n in names))}")
+    return cls(**{k: _coerce(v, hints[k], prefix + k) for k, v in data.items()})
+
+
+def to_dict(cfg: Any) -> dict[str, Any]:
+    """Dataclass -> plain YAML/JSON-serializable dict (tuples become lists)."""
+    def plain(v: Any) -> Any:
+        if isinstance(v, tuple):
+            return [plain(x) for x in v]
+        if isinstance(v, dict):
+            return {k: plain(x) for k, x in v.items()}
+        return v
+    return plain(dataclasses.asdict(cfg))
+
+
+def deep_merge(base: dict, extra: dict) -> dict:
+    out = dict(base)
+    for k, v in extra.items():
+        out[k] = deep_merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
+def parse_override(text: str) -> dict[str, Any]:
+    """'sac.batch_size=128' -> {'sac': {'batch_size': 128}}; the value is parsed as YAML."""
+    if "=" not in text:
+        raise ConfigError(f"override {text!r} must look like key=value (for example sac.utd_ratio=4)")
+    key, raw = text.split("=", 1)
+    value = yaml.safe_load(raw) if raw else None
+    out: dict[str, Any] = {}
+    node = out
+    parts = key.strip().split(".")
+    for p in parts[:-1]:
+        node = node.setdefault(p, {})
+    node[parts[-1]] = value
+    return out
+
+
+PRESET_DIR = Path(__file__).parent / "configs"
+
+
+def preset_for(task: str) -> dict[str, Any]:
+    """The shipped defaults for a task (roboloop/configs/<task>.yaml), or {} if none ships."""
+    path = PRESET_DIR / f"{task.lower()}.yaml"
+    return load_yaml(path) if path.exists() else {}
+
+
+def load_yaml(path: str | Path) -> dict[str, Any]:
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path} does not exist") from None
+    except yaml.YAMLError as e:
+        raise ConfigError(f"config file {path} is not valid YAML: {e}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"config file {path} must hold a mapping at the top level")
+    return data
+
+
+def build_train_config(task: str | None = None, config_file: str | None = None,
+                       overrides: list[str] | None = None, **cli: Any) -> TrainConfig:
+    """Preset for the task <- config file <- CLI flags <- key=value overrides (later wins)."""
+    data: dict[str, Any] = {}
+    file_data = load_yaml(config_file) if config_file else {}
+    task = task or file_data.get("task") or TrainConfig.task
+    data = deep_merge(preset_for(task), file_data)
+    data["task"] = task
+    data = deep_merge(data, {k: v for k, v in cli.items() if v is not None})
+    for o in overrides or []:
+        data = deep_merge(data, parse_override(o))
+    return from_dict(TrainConfig, data)

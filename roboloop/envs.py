@@ -1,0 +1,51 @@
+"""Task names -> Gymnasium envs, and the env spec that checkpoints carry."""
+from __future__ import annotations
+
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+
+
+def task_ids() -> list[str]:
+    import roboloop.sim  # noqa: F401  (registers the roboloop/ ids)
+    return sorted(i for i in gym.registry if i.startswith("roboloop/"))
+
+
+def resolve_task(name: str) -> str:
+    """'Reach', 'reach', 'roboloop/Reach' or 'roboloop/Reach-v0' -> 'roboloop/Reach-v0'."""
+    ids = task_ids()
+    short = {i.split("/", 1)[1].rsplit("-v", 1)[0].lower(): i for i in ids}
+    key = name.split("/", 1)[-1].rsplit("-v", 1)[0].lower().replace("_", "")
+    for s, i in short.items():
+        if name == i or key == s.replace("_", ""):
+            return i
+    raise ValueError(f"unknown task {name!r}; available: {', '.join(sorted(short))} "
+                     f"(run `roboloop tasks`)")
+
+
+def make_env(task: str, env_kwargs: dict[str, Any] | None = None, **extra: Any) -> gym.Env:
+    try:
+        return gym.make(resolve_task(task), **(env_kwargs or {}), **extra)
+    except TypeError as e:
+        raise ValueError(f"bad env option for task {task!r}: {e}") from None
+
+
+def env_spec(env: gym.Env) -> dict[str, Any]:
+    """The task's spec (names, shapes, units, control rate) plus the episode limit."""
+    spec = dict(env.unwrapped.task_spec())
+    spec["max_episode_steps"] = env.spec.max_episode_steps if env.spec else None
+    return spec
+
+
+def obs_layout(env: gym.Env) -> tuple[dict[str, tuple[int, ...]], dict[str, np.dtype], int]:
+    """(shapes, dtypes) of each observation key and the action dimension."""
+    space = env.observation_space
+    if not isinstance(space, gym.spaces.Dict) or "state" not in space.spaces:
+        raise ValueError(f"roboloop envs need a Dict observation with a 'state' key, got {space}")
+    shapes = {k: tuple(s.shape) for k, s in space.spaces.items()}
+    dtypes = {k: s.dtype for k, s in space.spaces.items()}
+    act = env.action_space
+    if not isinstance(act, gym.spaces.Box) or not (np.all(act.low == -1) and np.all(act.high == 1)):
+        raise ValueError(f"roboloop envs need a normalized Box(-1, 1) action space, got {act}")
+    return shapes, dtypes, int(act.shape[0])

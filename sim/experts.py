@@ -1,0 +1,132 @@
+"""Scripted experts for demonstrations and sanity checks.
+
+Experts read privileged simulator state from ``env.unwrapped`` (so they work through any
+wrapper) and return normalized actions in the env's action space. Call ``reset()`` after each
+``env.reset()``.
+
+    env = gymnasium.make("roboloop/PickCube-v0")
+    expert = make_expert(env, noise=0.1, seed=0)
+    obs, info = env.reset(seed=0); expert.reset()
+    obs, r, term, trunc, info = env.step(expert.act())
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .robot import TABLE_Z
+from .tasks import PickCubeEnv, ReachEnv
+
+
+class _Expert:
+    def __init__(self, env, noise: float = 0.0, seed: int | None = None):
+        self.env = env.unwrapped
+        self.noise = float(noise)
+        self.rng = np.random.default_rng(seed)
+
+    def reset(self) -> None:
+        """Start a new episode (call after env.reset())."""
+
+    def act(self) -> np.ndarray:
+        """Normalized action (float32, action-space shape), with optional gaussian noise."""
+        a = self._act()
+        if self.noise > 0:
+            a = a + self.rng.normal(0.0, self.noise, size=a.shape)
+        return np.clip(a, -1.0, 1.0).astype(np.float32)
+
+    def _act(self) -> np.ndarray:
+        raise NotImplementedError
+
+    def _action(self, target_pos, gripper: float, target_yaw: float = 0.0,
+                gain: float = 1.0) -> np.ndarray:
+        """Proportional Cartesian step toward target_pos (m) / target_yaw (rad)."""
+        env, sim = self.env, self.env.sim
+        dpos = gain * (np.asarray(target_pos) - sim.ee_pos()) / env.max_delta_pos
+        parts = [np.clip(dpos, -1.0, 1.0)]
+        if env.use_yaw:
+            dyaw = (target_yaw - sim.ee_yaw()) / env.max_delta_yaw
+            parts.append([np.clip(dyaw, -1.0, 1.0)])
+        parts.append([gripper])
+        return np.concatenate(parts)
+
+
+class ReachExpert(_Expert):
+    """Proportional move of the pinch point to the goal, gripper open."""
+
+    def _act(self):
+        return self._action(self.env.goal, -1.0)
+
+
+class PickCubeExpert(_Expert):
+    """State machine: hover above cube -> descend open -> close -> lift.
+
+    Falls back to hovering if the cube slips out or moves away during the descent.
+    """
+
+    HOVER = 0.07  # m above the cube centre
+    GRASP_DZ = 0.003  # m; pad centres just above the cube centre (pads are 3.6 cm tall)
+    CLOSE_STEPS = 3  # control steps to let the jaws close before lifting
+    LIFT_Z = TABLE_Z + 0.16  # m, absolute lift target for the pinch point
+
+    def reset(self):
+        self.phase = "hover"
+        self.close_count = 0
+
+    def _grasp_yaw(self) -> float:
+        """Gripper yaw (rad) that aligns the jaws with the cube faces (cube symmetry: 90 deg)."""
+        if not self.env.use_yaw:
+            return 0.0
+        yaw = self.env.sim.cube_yaw()
+        return float(yaw - np.round(yaw / (np.pi / 2)) * (np.pi / 2))
+
+    def _act(self):
+        sim = self.env.sim
+        ee, cube = sim.ee_pos(), sim.cube_pos()
+        yaw = self._grasp_yaw()
+        xy_err = np.linalg.norm(cube[:2] - ee[:2])
+        yaw_ok = (not self.env.use_yaw) or abs(yaw - sim.ee_yaw()) < 0.05
+
+        if self.phase == "hover":
+            target = cube + [0.0, 0.0, self.HOVER]
+            # Tolerances are loose enough that action noise (demo diversity) still gets through.
+            if xy_err < 0.012 and abs(ee[2] - target[2]) < 0.03 and yaw_ok:
+                self.phase = "descend"
+            return self._action(target, -1.0, yaw)
+        if self.phase == "descend":
+            target = cube + [0.0, 0.0, self.GRASP_DZ]
+            if xy_err > 0.03:  # cube pushed away: re-approach from above
+                self.phase = "hover"
+            elif xy_err < 0.012 and abs(target[2] - ee[2]) < 0.01:
+                self.phase, self.close_count = "close", 0
+            return self._action(target, -1.0, yaw)
+        if self.phase == "close":
+            self.close_count += 1
+            if self.close_count >= self.CLOSE_STEPS:
+                self.phase = "lift"
+            return self._action(cube + [0.0, 0.0, self.GRASP_DZ], 1.0, yaw)
+        # lift
+        if not sim.is_grasped() and cube[2] < TABLE_Z + 0.03:
+            self.phase = "hover"  # dropped it: try again
+            return self._action(ee + [0.0, 0.0, 0.05], -1.0, yaw)
+        return self._action([ee[0], ee[1], self.LIFT_Z], 1.0, yaw)
+
+
+def make_expert(env, noise: float = 0.0, seed: int | None = None) -> _Expert:
+    """Scripted expert for ``env`` (any wrapper around a roboloop task).
+
+    Args:
+        env: a roboloop Reach/PickCube/PickCubeVision env, possibly wrapped.
+        noise: std of gaussian noise added to the normalized action (then clipped).
+        seed: seed of the noise generator.
+    Returns:
+        An object with ``reset()`` and ``act() -> np.ndarray`` (float32, in the action space).
+    """
+    base = env.unwrapped
+    if isinstance(base, PickCubeEnv):  # also PickCubeVisionEnv
+        expert: _Expert = PickCubeExpert(env, noise, seed)
+    elif isinstance(base, ReachEnv):
+        expert = ReachExpert(env, noise, seed)
+    else:
+        raise TypeError(f"no scripted expert for {type(base).__name__}")
+    expert.reset()
+    return expert

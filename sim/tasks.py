@@ -1,0 +1,343 @@
+"""Gymnasium tasks on the roboloop arm: Reach, PickCube (state) and PickCubeVision.
+
+Contract (ARCHITECTURE.md, "Env contract"):
+  * observation: ``Dict(state=Box(float32, (n,)))``; PickCubeVision adds
+    ``front`` and ``wrist``: ``Box(0, 255, (S, S, 3), uint8)`` offscreen renders (S = image_size).
+  * action: ``Box(-1, 1, (4,), float32)`` = [dx, dy, dz, gripper]; with ``use_yaw=True``
+    ``(5,)`` = [dx, dy, dz, dyaw, gripper]. 1.0 on a position axis moves the commanded
+    end-effector target by ``max_delta_pos`` metres; 1.0 on dyaw by ``max_delta_yaw`` rad.
+    gripper is absolute: -1 fully open, +1 closed (squeeze).
+  * reward: sparse by default (1.0 on the success step, else 0.0); ``reward_type="dense"``
+    adds shaping, documented on each task's ``_reward``.
+  * ``terminated`` on success or failure (cube off the table); ``truncated`` only comes from
+    the TimeLimit wrapper added by ``gymnasium.make``. ``info["is_success"]`` is always set.
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("MUJOCO_GL", "egl")
+
+from typing import Any  # noqa: E402
+
+import gymnasium as gym  # noqa: E402
+import mujoco  # noqa: E402
+import numpy as np  # noqa: E402
+from gymnasium import spaces  # noqa: E402
+
+from .robot import CUBE_HALF, TABLE_Z, ArmSim  # noqa: E402
+
+
+# Observation bounds by unit. Positions are world-frame metres (the floor is 3 m square),
+# "1" entries are gripper opening (0..1) or sin/cos, yaw comes from arctan2.
+_UNIT_BOUNDS = {"m": (-5.0, 5.0), "m/s": (-50.0, 50.0), "rad": (-np.pi, np.pi), "1": (-1.0, 1.0)}
+
+
+class ArmTaskEnv(gym.Env):
+    """Shared machinery of the arm tasks: actions, stepping, images, spec.
+
+    Subclasses define ``TASK_ID``, ``_state_names_units()``, ``_state()``, ``_sample_scene()``,
+    ``_evaluate()`` and ``_reward()``.
+
+    Kwargs:
+        control_hz: policy/control rate, Hz (default 10).
+        physics_hz: MuJoCo rate, Hz (default 500); an integer multiple of control_hz.
+        reward_type: "sparse" (default) or "dense".
+        image_size: side (px) of the camera observations of vision tasks (default 128).
+        use_yaw: add a dyaw action dimension (default False).
+        max_delta_pos: metres per control step at action 1.0 (default 0.05).
+        max_delta_yaw: radians per control step at action 1.0 (default 0.25), with use_yaw.
+        render_mode: None or "rgb_array" (front camera at render_size x render_size).
+        render_size: side (px) of `render()` frames (default 480).
+    """
+
+    metadata = {"render_modes": ["rgb_array"], "render_fps": 10}
+    TASK_ID = "roboloop/Arm-v0"
+    CAMERAS: tuple[str, ...] = ()
+
+    def __init__(
+        self,
+        control_hz: float = 10.0,
+        physics_hz: float = 500.0,
+        reward_type: str = "sparse",
+        image_size: int = 128,
+        use_yaw: bool = False,
+        max_delta_pos: float = 0.05,
+        max_delta_yaw: float = 0.25,
+        render_mode: str | None = None,
+        render_size: int = 480,
+    ):
+        if reward_type not in ("sparse", "dense"):
+            raise ValueError(f"reward_type must be 'sparse' or 'dense', got {reward_type!r}")
+        if render_mode not in (None, "rgb_array"):
+            raise ValueError(f"render_mode must be None or 'rgb_array', got {render_mode!r}")
+        if max_delta_pos <= 0 or max_delta_yaw <= 0:
+            raise ValueError("max_delta_pos and max_delta_yaw must be positive")
+        self.sim = ArmSim(physics_hz=physics_hz, control_hz=control_hz)
+        self.control_hz = float(control_hz)
+        self.physics_hz = float(physics_hz)
+        self.reward_type = reward_type
+        self.image_size = int(image_size)
+        self.use_yaw = bool(use_yaw)
+        self.max_delta_pos = float(max_delta_pos)
+        self.max_delta_yaw = float(max_delta_yaw)
+        self.render_mode = render_mode
+        self.render_size = int(render_size)
+        self.metadata = dict(self.metadata, render_fps=int(round(self.control_hz)))
+
+        _, units = self._state_names_units()
+        # Finite, generous bounds per unit (the checker rejects infinite ones); `_obs` clips
+        # into them so an observation is always inside its space.
+        self._state_low = np.array([_UNIT_BOUNDS[u][0] for u in units], dtype=np.float32)
+        self._state_high = np.array([_UNIT_BOUNDS[u][1] for u in units], dtype=np.float32)
+        obs = {"state": spaces.Box(self._state_low, self._state_high, dtype=np.float32)}
+        for cam in self.CAMERAS:
+            obs[cam] = spaces.Box(0, 255, (self.image_size, self.image_size, 3), np.uint8)
+        self.observation_space = spaces.Dict(obs)
+        self.action_space = spaces.Box(-1.0, 1.0, (5 if self.use_yaw else 4,), np.float32)
+
+        self._cam_renderer: mujoco.Renderer | None = None
+        self._video_renderer: mujoco.Renderer | None = None
+        self._success = False
+        self._failure = False
+
+    # ------------------------------------------------------------------ subclass hooks
+    def _state_names_units(self) -> tuple[list[str], list[str]]:
+        raise NotImplementedError
+
+    def _state(self) -> np.ndarray:
+        raise NotImplementedError
+
+    def _sample_scene(self) -> None:
+        """Randomize the episode (goal / cube pose) with ``self.np_random``; sim is at home."""
+        raise NotImplementedError
+
+    def _evaluate(self) -> tuple[bool, bool]:
+        """(success, failure) for the current state."""
+        raise NotImplementedError
+
+    def _reward(self, success: bool) -> float:
+        raise NotImplementedError
+
+    def _extra_info(self) -> dict[str, Any]:
+        return {}
+
+    # ------------------------------------------------------------------ gym API
+    def reset(self, *, seed: int | None = None, options: dict | None = None):
+        super().reset(seed=seed)
+        self.sim.reset()
+        self._sample_scene()
+        self._success, self._failure = self._evaluate()
+        return self._obs(), self._info()
+
+    def step(self, action):
+        a = np.clip(np.asarray(action, dtype=np.float64).reshape(self.action_space.shape), -1.0, 1.0)
+        dpos = a[:3] * self.max_delta_pos
+        dyaw = a[3] * self.max_delta_yaw if self.use_yaw else 0.0
+        self.sim.apply_action(dpos, dyaw, a[-1])
+        self._success, self._failure = self._evaluate()
+        reward = float(self._reward(self._success))
+        terminated = bool(self._success or self._failure)
+        return self._obs(), reward, terminated, False, self._info()
+
+    def render(self):
+        if self.render_mode != "rgb_array":
+            return None
+        if self._video_renderer is None:
+            self._video_renderer = self._make_renderer(self.render_size)
+        # Shadows for videos only (they are costly for the per-step camera observations).
+        cast = self.sim.model.light_castshadow
+        saved = cast.copy()
+        cast[0] = 1
+        try:
+            self._video_renderer.update_scene(self.sim.data, camera="front")
+            return self._video_renderer.render()
+        finally:
+            cast[:] = saved
+
+    def close(self):
+        for r in (self._cam_renderer, self._video_renderer):
+            if r is not None:
+                r.close()
+        self._cam_renderer = self._video_renderer = None
+
+    # ------------------------------------------------------------------ helpers
+    def _make_renderer(self, size: int) -> mujoco.Renderer:
+        vis = self.sim.model.vis.global_
+        # The offscreen framebuffer must be at least as large as the requested image.
+        vis.offwidth = max(vis.offwidth, size)
+        vis.offheight = max(vis.offheight, size)
+        return mujoco.Renderer(self.sim.model, size, size)
+
+    def _obs(self) -> dict[str, np.ndarray]:
+        state = np.clip(self._state(), self._state_low, self._state_high).astype(np.float32)
+        obs = {"state": state}
+        if self.CAMERAS:
+            if self._cam_renderer is None:
+                self._cam_renderer = self._make_renderer(self.image_size)
+            for cam in self.CAMERAS:
+                self._cam_renderer.update_scene(self.sim.data, camera=cam)
+                obs[cam] = self._cam_renderer.render()  # fresh (S, S, 3) uint8 array
+        return obs
+
+    def _info(self) -> dict[str, Any]:
+        return {"is_success": bool(self._success), "is_failure": bool(self._failure),
+                **self._extra_info()}
+
+    def task_spec(self) -> dict[str, Any]:
+        """JSON-serializable interface spec; identical for identical constructor kwargs.
+
+        Checkpoints store it and compare on load (names, shapes, units, rates).
+        """
+        names, units = self._state_names_units()
+        observation: dict[str, Any] = {
+            "state": {"shape": [len(names)], "dtype": "float32", "names": names, "units": units}
+        }
+        for cam in self.CAMERAS:
+            observation[cam] = {"shape": [self.image_size, self.image_size, 3], "dtype": "uint8",
+                                "camera": cam}
+        act_names = ["dx", "dy", "dz"] + (["dyaw"] if self.use_yaw else []) + ["gripper"]
+        act_units = ["m", "m", "m"] + (["rad"] if self.use_yaw else []) + ["1"]
+        action: dict[str, Any] = {
+            "shape": [len(act_names)], "dtype": "float32", "names": act_names, "units": act_units,
+            "low": -1.0, "high": 1.0, "max_delta_pos_m": self.max_delta_pos,
+            "gripper": "absolute: -1 open, +1 closed",
+        }
+        if self.use_yaw:
+            action["max_delta_yaw_rad"] = self.max_delta_yaw
+        return {"task": self.TASK_ID, "control_hz": self.control_hz, "physics_hz": self.physics_hz,
+                "observation": observation, "action": action}
+
+
+class ReachEnv(ArmTaskEnv):
+    """Move the pinch point to a random goal in the workspace.
+
+    state (13,): ee_pos (3, m), ee_vel (3, m/s), gripper_opening (1, 0..1), goal_pos (3, m),
+    goal - ee (3, m). Success: ||goal - ee|| < success_dist (default 0.03 m). Never fails.
+    Dense reward: success - tanh(10 * distance), in [-1, 1].
+    """
+
+    TASK_ID = "roboloop/Reach-v0"
+    GOAL_LOW = np.array([0.28, -0.20, TABLE_Z + 0.05])
+    GOAL_HIGH = np.array([0.56, 0.20, TABLE_Z + 0.30])
+
+    def __init__(self, success_dist: float = 0.03, **kwargs):
+        self.success_dist = float(success_dist)
+        self.goal = np.zeros(3)
+        super().__init__(**kwargs)
+
+    def _state_names_units(self):
+        names = ["ee_x", "ee_y", "ee_z", "ee_vx", "ee_vy", "ee_vz", "gripper_opening",
+                 "goal_x", "goal_y", "goal_z", "goal_minus_ee_x", "goal_minus_ee_y",
+                 "goal_minus_ee_z"]
+        units = ["m"] * 3 + ["m/s"] * 3 + ["1"] + ["m"] * 6
+        return names, units
+
+    def _state(self):
+        ee = self.sim.ee_pos()
+        return np.concatenate([ee, self.sim.ee_vel(), [self.sim.gripper_opening()], self.goal,
+                               self.goal - ee])
+
+    def _sample_scene(self):
+        self.goal = self.np_random.uniform(self.GOAL_LOW, self.GOAL_HIGH)
+        # Park the cube on a table corner out of reach so it never blocks a goal.
+        self.sim.set_cube_pose((0.1, 0.42))
+
+    def distance(self) -> float:
+        return float(np.linalg.norm(self.goal - self.sim.ee_pos()))
+
+    def _evaluate(self):
+        return self.distance() < self.success_dist, False
+
+    def _reward(self, success):
+        if self.reward_type == "sparse":
+            return float(success)
+        return float(success) - float(np.tanh(10.0 * self.distance()))
+
+    def _extra_info(self):
+        return {"distance": self.distance()}
+
+
+class PickCubeEnv(ArmTaskEnv):
+    """Pick up the cube and lift it.
+
+    state (13,): ee_pos (3, m), ee_yaw (1, rad), gripper_opening (1, 0..1), cube_pos (3, m),
+    sin/cos of 4 * cube_yaw (2; the cube looks the same every 90 deg), cube - ee (3, m).
+    Cube xy is uniform in CUBE_LOW..CUBE_HIGH, yaw uniform in +/- cube_yaw_range (default
+    0.25 rad, or pi/4 with use_yaw). Success: cube lifted >= lift_height (default 0.05 m)
+    above its resting height. Failure: cube off the table or out of bounds.
+    Dense reward: success + 0.25 * (1 - tanh(10 * |cube - ee|)) + 0.25 * grasped
+    + 0.5 * grasped * clip(lift / lift_height, 0, 1), in [0, 2].
+    """
+
+    TASK_ID = "roboloop/PickCube-v0"
+    CUBE_LOW = np.array([0.32, -0.15])
+    CUBE_HIGH = np.array([0.52, 0.15])
+    # Failure bounds on the cube centre (m): table top spans x [-0.2, 0.8], y [-0.6, 0.6].
+    BOUNDS_LOW = np.array([0.05, -0.45, TABLE_Z - 0.01])
+    BOUNDS_HIGH = np.array([0.75, 0.45, TABLE_Z + 0.6])
+
+    def __init__(self, lift_height: float = 0.05, cube_yaw_range: float | None = None, **kwargs):
+        self.lift_height = float(lift_height)
+        use_yaw = kwargs.get("use_yaw", False)
+        self.cube_yaw_range = float(
+            cube_yaw_range if cube_yaw_range is not None else (np.pi / 4 if use_yaw else 0.25))
+        super().__init__(**kwargs)
+
+    def _state_names_units(self):
+        names = ["ee_x", "ee_y", "ee_z", "ee_yaw", "gripper_opening", "cube_x", "cube_y", "cube_z",
+                 "cube_yaw4_sin", "cube_yaw4_cos", "cube_minus_ee_x", "cube_minus_ee_y",
+                 "cube_minus_ee_z"]
+        units = ["m", "m", "m", "rad", "1", "m", "m", "m", "1", "1", "m", "m", "m"]
+        return names, units
+
+    def _state(self):
+        ee, cube = self.sim.ee_pos(), self.sim.cube_pos()
+        yaw4 = 4.0 * self.sim.cube_yaw()
+        return np.concatenate([ee, [self.sim.ee_yaw(), self.sim.gripper_opening()], cube,
+                               [np.sin(yaw4), np.cos(yaw4)], cube - ee])
+
+    def _sample_scene(self):
+        xy = self.np_random.uniform(self.CUBE_LOW, self.CUBE_HIGH)
+        yaw = self.np_random.uniform(-self.cube_yaw_range, self.cube_yaw_range)
+        self.sim.set_cube_pose(xy, yaw)
+
+    def lift(self) -> float:
+        """Cube height above its resting height on the table (m)."""
+        return float(self.sim.cube_pos()[2] - (TABLE_Z + CUBE_HALF))
+
+    def _evaluate(self):
+        cube = self.sim.cube_pos()
+        failure = bool(np.any(cube < self.BOUNDS_LOW) or np.any(cube > self.BOUNDS_HIGH))
+        success = (not failure) and self.lift() >= self.lift_height
+        return success, failure
+
+    def _reward(self, success):
+        if self.reward_type == "sparse":
+            return float(success)
+        dist = float(np.linalg.norm(self.sim.cube_pos() - self.sim.ee_pos()))
+        grasped = float(self.sim.is_grasped())
+        lift_frac = float(np.clip(self.lift() / self.lift_height, 0.0, 1.0))
+        return (float(success) + 0.25 * (1.0 - np.tanh(10.0 * dist)) + 0.25 * grasped
+                + 0.5 * grasped * lift_frac)
+
+    def _extra_info(self):
+        return {"is_grasped": bool(self.sim.is_grasped()), "lift": self.lift()}
+
+
+class PickCubeVisionEnv(PickCubeEnv):
+    """PickCube seen through cameras: state is proprioception only.
+
+    state (5,): ee_pos (3, m), ee_yaw (1, rad), gripper_opening (1, 0..1);
+    front, wrist: (image_size, image_size, 3) uint8 RGB.
+    """
+
+    TASK_ID = "roboloop/PickCubeVision-v0"
+    CAMERAS = ("front", "wrist")
+
+    def _state_names_units(self):
+        return ["ee_x", "ee_y", "ee_z", "ee_yaw", "gripper_opening"], ["m", "m", "m", "rad", "1"]
+
+    def _state(self):
+        return np.concatenate([self.sim.ee_pos(), [self.sim.ee_yaw(), self.sim.gripper_opening()]])

@@ -1,0 +1,57 @@
+import torch
+from torch.distributions import Normal
+
+from roboloop.policies.networks import CriticEnsemble, EnsembleLinear, SquashedGaussianActor, random_shift
+
+
+def test_squashed_gaussian_log_prob_matches_change_of_variables():
+    torch.manual_seed(0)
+    actor = SquashedGaussianActor(6, 3, (32, 32))
+    feat = torch.randn(64, 6)
+    torch.manual_seed(1)
+    a, logp = actor.sample(feat)
+    mu, log_std = actor(feat)
+    torch.manual_seed(1)
+    u = mu + log_std.exp() * torch.randn_like(mu)
+    expected = Normal(mu, log_std.exp()).log_prob(u).sum(-1) - torch.log(1 - torch.tanh(u) ** 2 + 1e-12).sum(-1)
+    assert torch.allclose(a, torch.tanh(u))
+    assert torch.allclose(logp, expected, atol=1e-3)
+    assert a.abs().max() < 1.0
+
+
+def test_ensemble_linear_equals_independent_layers():
+    torch.manual_seed(0)
+    layer = EnsembleLinear(3, 5, 4)
+    x = torch.randn(3, 7, 5)
+    out = layer(x)
+    for e in range(3):
+        ref = x[e] @ layer.weight[e] + layer.bias[e]
+        assert torch.allclose(out[e], ref, atol=1e-6)
+
+
+def test_critic_members_are_independent_and_layer_normed():
+    torch.manual_seed(0)
+    critic = CriticEnsemble(5, 2, (16, 16), ensemble_size=4, layer_norm=True)
+    q = critic(torch.randn(8, 5), torch.randn(8, 2))
+    assert q.shape == (4, 8)
+    # different initializations -> different members
+    assert not torch.allclose(q[0], q[1])
+    # a gradient through member 0 touches only member 0's weights
+    critic.zero_grad()
+    q[0].sum().backward()
+    first = critic.net[0].weight.grad
+    assert first[0].abs().sum() > 0 and first[1:].abs().sum() == 0
+    assert any(isinstance(m, torch.nn.LayerNorm) for m in critic.net)
+
+
+def test_random_shift_is_an_integer_translation_within_pad():
+    torch.manual_seed(0)
+    img = torch.randint(0, 255, (4, 16, 16, 3), dtype=torch.uint8)
+    out = random_shift(img, pad=2)
+    assert out.shape == img.shape and out.dtype == torch.uint8
+    padded = torch.nn.functional.pad(img.permute(0, 3, 1, 2).float(), (2, 2, 2, 2), mode="replicate")
+    for b in range(4):
+        found = any(torch.equal(padded[b, :, dy:dy + 16, dx:dx + 16].permute(1, 2, 0).to(torch.uint8), out[b])
+                    for dy in range(5) for dx in range(5))
+        assert found, f"sample {b} is not a shifted crop"
+    assert not all(torch.equal(out[b], img[b]) for b in range(4))
