@@ -91,13 +91,13 @@ class SquashedGaussianActor(nn.Module):
     def sample(self, feat: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Reparameterized sample a = tanh(u), u ~ N(mu, sigma); returns (a (B, A), log pi(a|s) (B,))."""
         mu, log_std = self(feat)
-        std = log_std.exp()
-        u = mu + std * torch.randn_like(mu)
+        eps = torch.randn_like(mu)
+        u = mu + log_std.exp() * eps
         a = torch.tanh(u)
-        # log N(u; mu, std) - sum log(1 - tanh(u)^2), the latter in the stable softplus form.
-        log_prob_u = (-0.5 * ((u - mu) / std) ** 2 - log_std - 0.5 * math.log(2 * math.pi)).sum(-1)
-        log_det = (2.0 * (math.log(2.0) - u - F.softplus(-2.0 * u))).sum(-1)
-        return a, log_prob_u - log_det
+        # log pi(a|s) = log N(u; mu, std) - sum log(1 - tanh(u)^2), with (u - mu) / std = eps and
+        # log(1 - tanh(u)^2) = 2 (log 2 - u - softplus(-2u)) (numerically stable form).
+        log_prob = (-0.5 * eps.square() - log_std - (u + F.softplus(-2.0 * u)) * -2.0).sum(-1)
+        return a, log_prob - a.shape[-1] * (0.5 * math.log(2 * math.pi) + 2.0 * math.log(2.0))
 
     def deterministic(self, feat: torch.Tensor) -> torch.Tensor:
         """The mean action tanh(mu): what evaluation and export run."""

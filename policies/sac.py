@@ -36,9 +36,10 @@ class SACConfig:
     actor_lr: float = 3e-4
     critic_lr: float = 3e-4
     temperature_lr: float = 3e-4
-    init_temperature: float = 1.0
+    init_temperature: float = 0.1         # alpha_0; 0.1 suits rewards of order 1 per step
     target_entropy: float | None = None   # None -> -|A| / 2
-    backup_entropy: bool = True           # subtract alpha * log pi in the TD target
+    backup_entropy: bool = False          # subtract alpha * log pi in the TD target (off as in SERL: with
+                                          # termination on success, an entropy bonus would reward long episodes)
     grad_clip_norm: float | None = 10.0   # None disables clipping
     batch_size: int = 256
     utd_ratio: int = 1                    # critic updates per environment step

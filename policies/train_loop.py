@@ -61,14 +61,15 @@ def _load_agent_state(agent: SAC, model: dict, path: Path) -> None:
         raise CheckpointError(f"checkpoint {path} does not fit this agent's networks: {e}") from None
 
 
-def collect_demos(cfg: TrainConfig, buffer: ReplayBuffer, episodes: int, log: Callable[[str], None]) -> float:
+def collect_demos(cfg: TrainConfig, buffer: ReplayBuffer, episodes: int, log: Callable[[str], None],
+                  progress: bool = True) -> float:
     """Fill `buffer` with scripted-expert episodes (own env and seeds); returns their success rate."""
     from roboloop.sim import make_expert
 
     env = make_env(cfg.task, cfg.env)
     expert = make_expert(env, noise=cfg.demo_noise, seed=cfg.seed + 7_919)
     successes = []
-    for ep in tqdm(range(episodes), desc="scripted demos", leave=False, disable=episodes < 5):
+    for ep in tqdm(range(episodes), desc="scripted demos", leave=False, disable=not progress):
         obs, _ = env.reset(seed=cfg.seed + 1_000_000 + ep)
         expert.reset()
         done = False
@@ -175,7 +176,7 @@ class Trainer:
         from torch.utils.tensorboard import SummaryWriter
         tb = SummaryWriter(str(self.run_dir / "tb"))
         if self.demo is not None and self.demo.num_added == 0:
-            collect_demos(cfg, self.demo, cfg.demos, self.log)
+            collect_demos(cfg, self.demo, cfg.demos, self.log, self.progress)
         if self._resumed_env_rng is None:
             obs, _ = self.env.reset(seed=cfg.seed)
         else:

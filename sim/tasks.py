@@ -132,7 +132,11 @@ class ArmTaskEnv(gym.Env):
         return self._obs(), self._info()
 
     def step(self, action):
-        a = np.clip(np.asarray(action, dtype=np.float64).reshape(self.action_space.shape), -1.0, 1.0)
+        a = np.asarray(action, dtype=np.float64).reshape(self.action_space.shape)
+        if not np.all(np.isfinite(a)):
+            # Never turn a NaN into a motion; the safety envelope (hardware/) makes this a stop.
+            raise ValueError(f"{self.TASK_ID}: non-finite action {a.tolist()}")
+        a = np.clip(a, -1.0, 1.0)
         dpos = a[:3] * self.max_delta_pos
         dyaw = a[3] * self.max_delta_yaw if self.use_yaw else 0.0
         self.sim.apply_action(dpos, dyaw, a[-1])

@@ -1,0 +1,38 @@
+# Two entry points for a fresh machine: `make demo` (the main job) and `make test` (the test suite).
+# Both create the virtualenv and install everything they need from nothing.
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+DEMO   ?= runs/demo
+
+.PHONY: install demo test test-fast bench clean
+
+$(STAMP): pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	# constraints.txt pins torch to the CPU build so nothing pulls CUDA wheels.
+	$(PY) -m pip install --quiet -c constraints.txt -e ".[dev,bench]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## The main job: train Reach in MuJoCo, then evaluate the checkpoint.
+demo: $(STAMP)
+	$(VENV)/bin/roboloop train --task Reach --seed 0 --out $(DEMO)/reach
+	$(VENV)/bin/roboloop eval $(DEMO)/reach/checkpoint --episodes 20 --video $(DEMO)/reach/eval.mp4
+
+## Every test, slow end-to-end learning tests included.
+test: $(STAMP)
+	$(PY) -m pytest
+
+## Everything but the slow learning tests.
+test-fast: $(STAMP)
+	$(PY) -m pytest -m "not slow"
+
+bench: $(STAMP)
+	$(PY) benchmarks/learner_throughput.py
+	$(PY) benchmarks/sample_efficiency.py
+
+clean:
+	rm -rf $(VENV) runs
