@@ -14,6 +14,12 @@ import torch.nn.functional as F
 LOG_STD_MIN, LOG_STD_MAX = -5.0, 2.0
 
 
+def hidden_precision(low_precision: bool):
+    """Context for hidden layers: bfloat16 matmuls (fp32 accumulation, fp32 master weights) when
+    asked. Heads always run in float32 outside it, so Q-values and log-probs keep full precision."""
+    return torch.autocast("cpu", dtype=torch.bfloat16, enabled=low_precision)
+
+
 def mlp(in_dim: int, hidden_dims: tuple[int, ...], out_dim: int, layer_norm: bool = False) -> nn.Sequential:
     """Linear -> (LayerNorm) -> ReLU blocks, then a linear head."""
     layers: list[nn.Module] = []
@@ -52,9 +58,10 @@ class CriticEnsemble(nn.Module):
     """
 
     def __init__(self, feat_dim: int, act_dim: int, hidden_dims: tuple[int, ...], ensemble_size: int,
-                 layer_norm: bool = True):
+                 layer_norm: bool = True, low_precision: bool = False):
         super().__init__()
         self.ensemble_size = ensemble_size
+        self.low_precision = low_precision
         layers: list[nn.Module] = []
         d = feat_dim + act_dim
         for h in hidden_dims:
@@ -63,27 +70,32 @@ class CriticEnsemble(nn.Module):
                 layers.append(nn.LayerNorm(h))  # normalizes the last dim of each member independently
             layers.append(nn.ReLU())
             d = h
-        layers.append(EnsembleLinear(ensemble_size, d, 1))
-        self.net = nn.Sequential(*layers)
+        self.hidden = nn.Sequential(*layers)
+        self.head = EnsembleLinear(ensemble_size, d, 1)
 
     def forward(self, feat: torch.Tensor, act: torch.Tensor) -> torch.Tensor:
         x = torch.cat([feat, act], dim=-1)
         x = x.unsqueeze(0).expand(self.ensemble_size, *x.shape)
-        return self.net(x).squeeze(-1)
+        with hidden_precision(self.low_precision):
+            h = self.hidden(x)
+        return self.head(h.float()).squeeze(-1)
 
 
 class SquashedGaussianActor(nn.Module):
     """pi(a|s) = tanh(N(mu(s), sigma(s))): actions in (-1, 1), the normalized action space."""
 
-    def __init__(self, feat_dim: int, act_dim: int, hidden_dims: tuple[int, ...]):
+    def __init__(self, feat_dim: int, act_dim: int, hidden_dims: tuple[int, ...], low_precision: bool = False):
         super().__init__()
+        self.low_precision = low_precision
         self.trunk = mlp(feat_dim, hidden_dims[:-1], hidden_dims[-1]) if len(hidden_dims) > 1 \
             else nn.Linear(feat_dim, hidden_dims[0])
         self.head = nn.Linear(hidden_dims[-1], 2 * act_dim)
 
     def forward(self, feat: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Returns (mu (B, A), log_std (B, A)) of the pre-tanh Gaussian."""
-        mu, log_std = self.head(F.relu(self.trunk(feat))).chunk(2, dim=-1)
+        with hidden_precision(self.low_precision):
+            h = F.relu(self.trunk(feat))
+        mu, log_std = self.head(h.float()).chunk(2, dim=-1)
         # Soft clamp keeps gradients alive at the bounds (as in DrQ-v2 / SpinningUp).
         log_std = LOG_STD_MIN + 0.5 * (LOG_STD_MAX - LOG_STD_MIN) * (torch.tanh(log_std) + 1.0)
         return mu, log_std
@@ -113,9 +125,10 @@ class ConvEncoder(nn.Module):
     """
 
     def __init__(self, image_keys: list[str], image_shape: tuple[int, int, int], state_dim: int,
-                 feature_dim: int = 50, channels: int = 32):
+                 feature_dim: int = 50, channels: int = 32, low_precision: bool = False):
         super().__init__()
         self.image_keys = list(image_keys)
+        self.low_precision = low_precision
         h, w, c = image_shape
 
         def stack() -> nn.Sequential:
@@ -139,7 +152,9 @@ class ConvEncoder(nn.Module):
         feats = []
         for k in self.image_keys:
             x = obs[k].permute(0, 3, 1, 2).float() / 255.0 - 0.5  # (B, 3, H, W) in [-0.5, 0.5]
-            feats.append(self.proj[k](self.convs[k](x)))
+            with hidden_precision(self.low_precision):
+                maps = self.convs[k](x)
+            feats.append(self.proj[k](maps.float()))
         feats.append(obs["state"])
         return torch.cat(feats, dim=-1)
 

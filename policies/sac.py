@@ -13,7 +13,7 @@ and both see DrQ random-shift augmented frames. The critic ensemble runs as one 
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -46,7 +46,18 @@ class SACConfig:
     image_feature_dim: int = 50
     image_channels: int = 32
     image_aug_pad: int = 4                # DrQ random-shift pad in pixels; 0 disables
-    image_keys: tuple[str, ...] = field(default_factory=tuple)  # filled from the obs space
+    # "auto": bfloat16 hidden-layer matmuls where the CPU has native bf16 (AVX512-BF16 / AMX), else
+    # float32. Heads, losses, optimizer and weights stay float32 either way.
+    matmul_precision: str = "auto"
+
+
+def resolve_low_precision(matmul_precision: str) -> bool:
+    """True when hidden layers should run bfloat16 matmuls (see SACConfig.matmul_precision)."""
+    if matmul_precision == "auto":
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    if matmul_precision not in ("float32", "bfloat16"):
+        raise ValueError(f"sac.matmul_precision must be 'auto', 'float32' or 'bfloat16', got {matmul_precision!r}")
+    return matmul_precision == "bfloat16"
 
 
 def _obs_to_torch(obs: dict[str, np.ndarray]) -> dict[str, torch.Tensor]:
@@ -63,17 +74,18 @@ class SAC(nn.Module):
         super().__init__()
         self.cfg = cfg
         self.act_dim = act_dim
+        low = resolve_low_precision(cfg.matmul_precision)
         state_dim = obs_shapes["state"][0]
         self.image_keys = [k for k in obs_shapes if k != "state"]
         if self.image_keys:
             shape = tuple(obs_shapes[self.image_keys[0]])
             self.encoder: nn.Module = ConvEncoder(self.image_keys, shape, state_dim, cfg.image_feature_dim,
-                                                  cfg.image_channels)
+                                                  cfg.image_channels, low)
         else:
             self.encoder = StateEncoder(state_dim)
         feat_dim = self.encoder.out_dim
-        self.actor = SquashedGaussianActor(feat_dim, act_dim, cfg.hidden_dims)
-        self.critic = CriticEnsemble(feat_dim, act_dim, cfg.hidden_dims, cfg.num_critics, cfg.critic_layer_norm)
+        self.actor = SquashedGaussianActor(feat_dim, act_dim, cfg.hidden_dims, low)
+        self.critic = CriticEnsemble(feat_dim, act_dim, cfg.hidden_dims, cfg.num_critics, cfg.critic_layer_norm, low)
         self.encoder_target = copy.deepcopy(self.encoder).requires_grad_(False)
         self.critic_target = copy.deepcopy(self.critic).requires_grad_(False)
         self.log_alpha = nn.Parameter(torch.tensor(float(np.log(cfg.init_temperature))))
@@ -139,12 +151,14 @@ class SAC(nn.Module):
     def update_actor_and_temperature(self, feat: torch.Tensor) -> dict[str, torch.Tensor]:
         """One step of the actor and of log_alpha on (detached) features feat (B, D)."""
         a, logp = self.actor.sample(feat)
+        # The critic is a fixed function here: freezing it skips its weight gradients entirely.
+        self.critic.requires_grad_(False)
         q_pi = self.critic(feat, a).mean(dim=0)
+        self.critic.requires_grad_(True)
         alpha = self.alpha.detach()
         actor_loss = (alpha * logp - q_pi).mean()
         self.actor_opt.zero_grad(set_to_none=True)
-        # Only the actor's gradients are needed: skip the critic weight gradients altogether.
-        actor_loss.backward(inputs=self._actor_params)
+        actor_loss.backward()
         if self.cfg.grad_clip_norm is not None:
             nn.utils.clip_grad_norm_(self._actor_params, self.cfg.grad_clip_norm, foreach=True)
         self.actor_opt.step()

@@ -14,3 +14,24 @@ def test_reach_learns_to_90_percent(tmp_path):
     # the saved policy, evaluated again at the very end, holds up
     assert result.final_eval.success_rate >= 0.8, result.evals
     assert result.steps <= 8000 + 30
+
+
+@pytest.mark.slow
+def test_pick_cube_learns_from_ten_demos(tmp_path):
+    # RLPD with 10 scripted demos, sparse reward: >= 80% eval success within 30k env steps.
+    cfg = build_train_config("PickCube", None, ["stop_at_success=0.8"], steps=30_000, seed=0)
+    assert cfg.demos == 10
+    result = Trainer(cfg, run_dir=tmp_path, progress=False, log=lambda s: None).run()
+    assert max(rate for _, rate in result.evals) >= 0.8, result.evals
+    assert result.final_eval.success_rate >= 0.7, result.evals
+
+
+def test_vision_task_trains_end_to_end(tmp_path):
+    """Images flow env -> replay (stored once) -> augmented conv encoder -> checkpoint."""
+    overrides = ["sac.hidden_dims=[32, 32]", "sac.batch_size=16", "sac.image_channels=8", "learning_starts=60",
+                 "eval_every=0", "eval_episodes=1", "env.image_size=64", "replay_capacity=1000"]
+    cfg = build_train_config("PickCubeVision", None, overrides, steps=100, seed=0, demos=1)
+    trainer = Trainer(cfg, run_dir=tmp_path, progress=False, log=lambda s: None)
+    result = trainer.run()
+    assert result.updates > 0 and trainer.online.obs["front"].shape == (1000, 64, 64, 3)
+    assert any(k.startswith("encoder.convs.front") for k in trainer.agent.state_dict())

@@ -39,9 +39,9 @@ def test_critic_members_are_independent_and_layer_normed():
     # a gradient through member 0 touches only member 0's weights
     critic.zero_grad()
     q[0].sum().backward()
-    first = critic.net[0].weight.grad
+    first = critic.hidden[0].weight.grad
     assert first[0].abs().sum() > 0 and first[1:].abs().sum() == 0
-    assert any(isinstance(m, torch.nn.LayerNorm) for m in critic.net)
+    assert any(isinstance(m, torch.nn.LayerNorm) for m in critic.hidden)
 
 
 def test_random_shift_is_an_integer_translation_within_pad():
@@ -55,3 +55,15 @@ def test_random_shift_is_an_integer_translation_within_pad():
                     for dy in range(5) for dx in range(5))
         assert found, f"sample {b} is not a shifted crop"
     assert not all(torch.equal(out[b], img[b]) for b in range(4))
+
+
+def test_low_precision_keeps_float32_outputs_and_stays_close():
+    torch.manual_seed(0)
+    critic = CriticEnsemble(5, 2, (64, 64), ensemble_size=2)
+    feat, act = torch.randn(16, 5), torch.randn(16, 2)
+    q32 = critic(feat, act)
+    critic.low_precision = True
+    q16 = critic(feat, act)
+    assert q16.dtype == torch.float32
+    assert torch.allclose(q16, q32, atol=0.05), (q16 - q32).abs().max()
+    assert not torch.equal(q16, q32)  # the bf16 path really ran
