@@ -60,7 +60,7 @@ class ReplayBuffer:
 
     def sample_indices(self, batch_size: int, rng: np.random.Generator) -> np.ndarray:
         """batch_size indices of valid transitions, uniformly, with replacement."""
-        if len(self) == 0:
+        if self.num_added == 0:
             raise RuntimeError("cannot sample from an empty replay buffer")
         out = np.empty(0, dtype=np.int64)
         while out.size < batch_size:

@@ -20,7 +20,7 @@ import torch
 import yaml
 from tqdm import tqdm
 
-from roboloop.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from roboloop.checkpoint import CheckpointError, check_spec, load_checkpoint, save_checkpoint
 from roboloop.config import TrainConfig, from_dict, to_dict
 from roboloop.envs import env_spec, make_env, obs_layout
 from roboloop.policies.evaluate import EvalResult, evaluate
@@ -119,24 +119,23 @@ class Trainer:
         cfg = from_dict(TrainConfig, ckpt.meta["config"])
         if steps is not None:
             cfg.steps = steps
-        self = cls(cfg, run_dir=Path(path).parent, progress=progress, log=log)
-        from roboloop.checkpoint import check_spec
-        check_spec(ckpt.meta["env_spec"], self.spec)
-        _load_agent_state(self.agent, ckpt.model, ckpt.path)
+        trainer = cls(cfg, run_dir=Path(path).parent, progress=progress, log=log)
+        check_spec(ckpt.meta["env_spec"], trainer.spec)
+        _load_agent_state(trainer.agent, ckpt.model, ckpt.path)
         torch.set_rng_state(ckpt.model["torch_rng"])
-        self.rng.bit_generator.state = ckpt.meta["numpy_rng"]
-        self._resumed_env_rng = ckpt.meta["env_rng"]
+        trainer.rng.bit_generator.state = ckpt.meta["numpy_rng"]
+        trainer._resumed_env_rng = ckpt.meta["env_rng"]
         c = ckpt.meta["counters"]
-        self.step, self.episode, self.updates = c["step"], c["episode"], c["updates"]
-        self.next_eval, self.next_ckpt = c["next_eval"], c["next_ckpt"]
-        self.evals = [tuple(e) for e in ckpt.meta.get("evals", [])]
-        self.online.load_state_dict(ckpt.replay["online"])
-        if self.demo is not None:
+        trainer.step, trainer.episode, trainer.updates = c["step"], c["episode"], c["updates"]
+        trainer.next_eval, trainer.next_ckpt = c["next_eval"], c["next_ckpt"]
+        trainer.evals = [tuple(e) for e in ckpt.meta.get("evals", [])]
+        trainer.online.load_state_dict(ckpt.replay["online"])
+        if trainer.demo is not None:
             if "demo" not in ckpt.replay:
                 raise CheckpointError(f"checkpoint {path} has no demo buffer but its config has demos={cfg.demos}")
-            self.demo.load_state_dict(ckpt.replay["demo"])
-        log(f"resumed {path} at step {self.step} ({self.updates} updates, {len(self.online)} transitions)")
-        return self
+            trainer.demo.load_state_dict(ckpt.replay["demo"])
+        log(f"resumed {path} at step {trainer.step} ({trainer.updates} updates, {len(trainer.online)} transitions)")
+        return trainer
 
     def save(self) -> Path:
         path = self.run_dir / "checkpoint"
