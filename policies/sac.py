@@ -169,7 +169,7 @@ class SAC(nn.Module):
         self.alpha_opt.step()
         return {"actor_loss": actor_loss.detach(), "alpha": alpha, "entropy": -logp.detach().mean()}
 
-    def update(self, batches: list[dict]) -> dict[str, float]:
+    def update(self, batches: list[dict]) -> dict[str, torch.Tensor]:
         """`utd_ratio` critic steps (one per batch), then one actor/temperature step on the last batch."""
         for batch in batches:
             info = self.update_critic(batch)
