@@ -156,3 +156,13 @@ def test_bad_kwargs_raise():
         gym.make("roboloop/PickCube-v0", reward_type="shaped")
     with pytest.raises(ValueError):
         gym.make("roboloop/PickCube-v0", physics_hz=500, control_hz=30)
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_non_finite_action_is_refused_and_never_moves_the_arm(bad, make_env):
+    env = make_env("roboloop/PickCube-v0")
+    env.reset(seed=0)
+    before = env.unwrapped.sim.data.qpos.copy()
+    with pytest.raises(ValueError, match="non-finite action"):
+        env.step(np.array([0.5, bad, 0.0, 0.0], dtype=np.float32))
+    np.testing.assert_array_equal(env.unwrapped.sim.data.qpos, before)
