@@ -50,6 +50,19 @@ class EnsembleLinear(nn.Module):
         return torch.baddbmm(self.bias, x, self.weight)
 
 
+class EnsembleLayerNorm(nn.Module):
+    """LayerNorm over the last dim with a separate gain and bias per member: (E, B, D) -> (E, B, D)."""
+
+    def __init__(self, ensemble_size: int, dim: int, eps: float = 1e-5):
+        super().__init__()
+        self.dim, self.eps = dim, eps
+        self.weight = nn.Parameter(torch.ones(ensemble_size, 1, dim))
+        self.bias = nn.Parameter(torch.zeros(ensemble_size, 1, dim))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.addcmul(self.bias, F.layer_norm(x, (self.dim,), eps=self.eps), self.weight)
+
+
 class CriticEnsemble(nn.Module):
     """E Q-functions Q_e(s, a), all members in one fused pass (no Python loop over critics).
 
@@ -67,7 +80,7 @@ class CriticEnsemble(nn.Module):
         for h in hidden_dims:
             layers.append(EnsembleLinear(ensemble_size, d, h))
             if layer_norm:
-                layers.append(nn.LayerNorm(h))  # normalizes the last dim of each member independently
+                layers.append(EnsembleLayerNorm(ensemble_size, h))
             layers.append(nn.ReLU())
             d = h
         self.hidden = nn.Sequential(*layers)

@@ -1,7 +1,8 @@
 import torch
 from torch.distributions import Normal
 
-from roboloop.policies.networks import CriticEnsemble, EnsembleLinear, SquashedGaussianActor, random_shift
+from roboloop.policies.networks import (CriticEnsemble, EnsembleLayerNorm, EnsembleLinear, SquashedGaussianActor,
+                                        random_shift)
 
 
 def test_squashed_gaussian_log_prob_matches_change_of_variables():
@@ -39,9 +40,22 @@ def test_critic_members_are_independent_and_layer_normed():
     # a gradient through member 0 touches only member 0's weights
     critic.zero_grad()
     q[0].sum().backward()
-    first = critic.hidden[0].weight.grad
-    assert first[0].abs().sum() > 0 and first[1:].abs().sum() == 0
-    assert any(isinstance(m, torch.nn.LayerNorm) for m in critic.hidden)
+    # every parameter (linear and LayerNorm gain/bias) is per member
+    for p in critic.parameters():
+        assert p.grad[0].abs().sum() > 0 and p.grad[1:].abs().sum() == 0
+    assert any(isinstance(m, EnsembleLayerNorm) for m in critic.hidden)
+
+
+def test_ensemble_layer_norm_matches_layer_norm_per_member():
+    torch.manual_seed(0)
+    eln = EnsembleLayerNorm(3, 8)
+    with torch.no_grad():
+        eln.weight.normal_()
+        eln.bias.normal_()
+    x = torch.randn(3, 5, 8)
+    for e in range(3):
+        ref = torch.nn.functional.layer_norm(x[e], (8,), eln.weight[e, 0], eln.bias[e, 0])
+        assert torch.allclose(eln(x)[e], ref, atol=1e-5)
 
 
 def test_random_shift_is_an_integer_translation_within_pad():
