@@ -126,6 +126,9 @@ class Trainer:
         trainer.rng.bit_generator.state = ckpt.meta["numpy_rng"]
         trainer._resumed_env_rng = ckpt.meta["env_rng"]
         c = ckpt.meta["counters"]
+        if cfg.steps <= c["step"]:
+            raise ValueError(f"checkpoint {path} is already at step {c['step']}; "
+                             f"pass --steps larger than that to continue (got {cfg.steps})")
         trainer.step, trainer.episode, trainer.updates = c["step"], c["episode"], c["updates"]
         trainer.next_eval, trainer.next_ckpt = c["next_eval"], c["next_ckpt"]
         trainer.evals = [tuple(e) for e in ckpt.meta.get("evals", [])]
@@ -213,8 +216,7 @@ class Trainer:
                 last_eval = self._evaluate()
                 tb.add_scalar("eval/success_rate", last_eval.success_rate, self.step)
                 tb.add_scalar("eval/return", last_eval.mean_return, self.step)
-                msg = f"step {self.step}: eval {last_eval}"
-                tqdm.write(msg) if self.progress else self.log(msg)
+                (tqdm.write if self.progress else self.log)(f"step {self.step}: eval {last_eval}")
 
             if terminated or truncated:
                 self.episode += 1

@@ -141,7 +141,8 @@ PRESET_DIR = Path(__file__).parent / "configs"
 
 def preset_for(task: str) -> dict[str, Any]:
     """The shipped defaults for a task (roboloop/configs/<task>.yaml), or {} if none ships."""
-    path = PRESET_DIR / f"{task.lower()}.yaml"
+    from roboloop.envs import resolve_task, short_name  # any spelling of the name finds the same preset
+    path = PRESET_DIR / f"{short_name(resolve_task(task))}.yaml"
     return load_yaml(path) if path.exists() else {}
 
 

@@ -25,6 +25,8 @@ def test_train_then_resume_from_the_cli(tmp_path, capsys):
     assert (out / "config.yaml").exists() and (out / "tb").is_dir() and (out / "checkpoint" / "meta.json").exists()
     assert main(["train", "--resume", str(out / "checkpoint"), "--steps", "200", "--no-progress"]) == 0
     assert "resumed" in capsys.readouterr().out
+    assert main(["train", "--resume", str(out / "checkpoint"), "--steps", "100", "--no-progress"]) == 2
+    assert "already at step" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("argv, message", [

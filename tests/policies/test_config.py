@@ -41,3 +41,10 @@ def test_missing_or_broken_config_file(tmp_path):
     bad.write_text("steps: [1,\n")
     with pytest.raises(ConfigError, match="not valid YAML"):
         build_train_config(None, str(bad))
+
+
+def test_presets_are_found_for_any_spelling_of_the_task():
+    for name in ("PickCube", "pick_cube", "roboloop/PickCube-v0"):
+        assert build_train_config(name).demos == 10
+    with pytest.raises(ValueError, match="unknown task"):
+        build_train_config("Juggle")
