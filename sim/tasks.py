@@ -150,12 +150,14 @@ class ArmTaskEnv(gym.Env):
             return None
         if self._video_renderer is None:
             self._video_renderer = self._make_renderer(self.render_size)
+            self._video_option = mujoco.MjvOption()
+            self._video_option.sitegroup[4] = 1  # task markers (the Reach goal) show in videos only
         # Shadows for videos only (they are costly for the per-step camera observations).
         cast = self.sim.model.light_castshadow
         saved = cast.copy()
         cast[0] = 1
         try:
-            self._video_renderer.update_scene(self.sim.data, camera="front")
+            self._video_renderer.update_scene(self.sim.data, camera="front", scene_option=self._video_option)
             return self._video_renderer.render()
         finally:
             cast[:] = saved
@@ -245,6 +247,7 @@ class ReachEnv(ArmTaskEnv):
 
     def _sample_scene(self):
         self.goal = self.np_random.uniform(self.GOAL_LOW, self.GOAL_HIGH)
+        self.sim.model.site_pos[self.sim.model.site("goal").id] = self.goal  # the marker; no physics
         # Park the cube on a table corner out of reach so it never blocks a goal.
         self.sim.set_cube_pose((0.1, 0.42))
 
