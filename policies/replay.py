@@ -34,7 +34,7 @@ class ReplayBuffer:
         self.num_added = 0      # transitions ever added
 
     def __len__(self) -> int:
-        return int(self.is_start.sum()) if self.filled == self.capacity else int(self.is_start[: self.filled].sum())
+        return int(self.is_start[: self.filled].sum())
 
     def _write_obs(self, slot: int, obs: Mapping[str, np.ndarray]) -> None:
         for k, arr in self.obs.items():
