@@ -20,15 +20,12 @@ def hidden_precision(low_precision: bool):
     return torch.autocast("cpu", dtype=torch.bfloat16, enabled=low_precision)
 
 
-def mlp(in_dim: int, hidden_dims: tuple[int, ...], out_dim: int, layer_norm: bool = False) -> nn.Sequential:
-    """Linear -> (LayerNorm) -> ReLU blocks, then a linear head."""
+def mlp(in_dim: int, hidden_dims: tuple[int, ...], out_dim: int) -> nn.Sequential:
+    """Linear -> ReLU blocks, then a linear output layer."""
     layers: list[nn.Module] = []
     d = in_dim
     for h in hidden_dims:
-        layers.append(nn.Linear(d, h))
-        if layer_norm:
-            layers.append(nn.LayerNorm(h))
-        layers.append(nn.ReLU())
+        layers += [nn.Linear(d, h), nn.ReLU()]
         d = h
     layers.append(nn.Linear(d, out_dim))
     return nn.Sequential(*layers)
@@ -100,8 +97,7 @@ class SquashedGaussianActor(nn.Module):
     def __init__(self, feat_dim: int, act_dim: int, hidden_dims: tuple[int, ...], low_precision: bool = False):
         super().__init__()
         self.low_precision = low_precision
-        self.trunk = mlp(feat_dim, hidden_dims[:-1], hidden_dims[-1]) if len(hidden_dims) > 1 \
-            else nn.Linear(feat_dim, hidden_dims[0])
+        self.trunk = mlp(feat_dim, hidden_dims[:-1], hidden_dims[-1])
         self.head = nn.Linear(hidden_dims[-1], 2 * act_dim)
 
     def forward(self, feat: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

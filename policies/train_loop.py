@@ -20,7 +20,7 @@ import torch
 import yaml
 from tqdm import tqdm
 
-from roboloop.checkpoint import CheckpointError, check_spec, load_checkpoint, save_checkpoint
+from roboloop.checkpoint import Checkpoint, CheckpointError, check_spec, load_checkpoint, save_checkpoint
 from roboloop.config import TrainConfig, from_dict, to_dict
 from roboloop.envs import env_spec, make_env, obs_layout
 from roboloop.policies.evaluate import EvalResult, evaluate
@@ -44,9 +44,11 @@ def build_agent(cfg: TrainConfig, env) -> SAC:
     return SAC(shapes, act_dim, cfg.sac)
 
 
-def load_agent(path: str | Path, env) -> tuple[SAC, TrainConfig, dict]:
-    """The agent saved at `path`, after checking it was trained on `env`'s spec. Returns (agent, cfg, meta)."""
-    ckpt = load_checkpoint(path, env_spec=env_spec(env), load_replay=False)
+def load_agent(source: str | Path | Checkpoint, env) -> tuple[SAC, TrainConfig, dict]:
+    """The agent saved at `source` (a checkpoint folder, or one already loaded), after checking it was
+    trained on `env`'s spec. Returns (agent, cfg, meta)."""
+    ckpt = source if isinstance(source, Checkpoint) else load_checkpoint(source, load_replay=False)
+    check_spec(ckpt.meta["env_spec"], env_spec(env))
     cfg = from_dict(TrainConfig, ckpt.meta["config"])
     agent = build_agent(cfg, env)
     _load_agent_state(agent, ckpt.model, ckpt.path)

@@ -41,10 +41,10 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     from roboloop.envs import make_env
     from roboloop.policies.evaluate import evaluate
     from roboloop.policies.train_loop import load_agent
-    meta = load_checkpoint(args.checkpoint, load_replay=False).meta
-    task = args.task or meta["config"]["task"]
-    env = make_env(task, meta["config"].get("env", {}), render_mode="rgb_array" if args.video else None)
-    agent, cfg, _ = load_agent(args.checkpoint, env)
+    ckpt = load_checkpoint(args.checkpoint, load_replay=False)  # read and verified once
+    task = args.task or ckpt.meta["config"]["task"]
+    env = make_env(task, ckpt.meta["config"].get("env", {}), render_mode="rgb_array" if args.video else None)
+    agent, _, _ = load_agent(ckpt, env)
     frames: list | None = [] if args.video else None
     result = evaluate(lambda o: agent.act(o, deterministic=True), env, args.episodes, args.seed, frames)
     print(f"{task}: {result}")
