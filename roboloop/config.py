@@ -15,6 +15,7 @@ from typing import Any
 import yaml
 
 from roboloop.policies.sac import SACConfig
+from roboloop.policies.transport.settings import TransportConfig
 
 
 class ConfigError(ValueError):
@@ -40,6 +41,7 @@ class TrainConfig:
     run_dir: str = "runs"               # runs go to <run_dir>/<task>-s<seed>-<time>
     env: dict[str, Any] = field(default_factory=dict)   # keyword arguments for the task (control_hz, ...)
     sac: SACConfig = field(default_factory=SACConfig)
+    transport: TransportConfig = field(default_factory=TransportConfig)  # roboloop learn / act
 
 
 def _coerce(value: Any, tp: Any, key: str) -> Any:
