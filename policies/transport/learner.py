@@ -28,6 +28,7 @@ import torch
 import yaml
 import zmq
 from tqdm import tqdm
+from zmq.utils.monitor import recv_monitor_message
 
 from roboloop.checkpoint import CheckpointError, check_spec, load_checkpoint, save_checkpoint
 from roboloop.config import TrainConfig, from_dict, to_dict
@@ -91,7 +92,8 @@ class Learner:
         self.online = ReplayBuffer(shapes, dtypes, act_dim, cfg.replay_capacity)
         max_len = self.spec["max_episode_steps"] or 1_000
         self.demo = ReplayBuffer(shapes, dtypes, act_dim, cfg.demos * (max_len + 2) + 2) if cfg.demos > 0 else None
-        self.received = self.updates = self.version = self.rejected = self.episodes = 0
+        self.received = self.updates = self.version = self.rejected = self.episodes = self.refused = 0
+        self._refused_logged = -1e9
         self.evals: list[tuple[int, float]] = []
         self.seen: dict[str, set[int]] = defaultdict(set)    # (actor, seq) already stored: resends are re-acked
         self.peers: dict[str, Peer] = {}
@@ -230,11 +232,16 @@ class Learner:
             for identity, seqs in acks.items():
                 self._send(identity, Message("ack", {"seqs": seqs, "version": self.version}))
         while self.monitor.poll(0):
-            from zmq.utils.monitor import recv_monitor_message
-            event = recv_monitor_message(self.monitor)
+            event = recv_monitor_message(self.monitor)["event"]
             self.rejected += 1
-            self.log(f"refused a connection on {event.get('endpoint', b'').decode()}: CURVE handshake failed "
-                     f"(event {event['event']}, wrong or unknown key)")
+            self.refused += 1
+            now = time.monotonic()
+            if now - self._refused_logged > 10.0:   # a refused peer retries every 100 ms: log, not flood
+                self._refused_logged = now
+                reason = {zmq.EVENT_HANDSHAKE_FAILED_AUTH: "its key is not authorized",
+                          zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL: "it does not hold this learner's public key, "
+                                                               "or speaks no CURVE"}.get(event, "handshake failed")
+                self.log(f"refused a connection: {reason} ({self.refused} refused so far)")
 
     def _publish(self) -> None:
         self.version += 1

@@ -88,11 +88,14 @@ def secure_server(ctx: zmq.Context, sock: zmq.Socket, keys: str | Path,
     if not allowed.is_dir() or not any(allowed.glob("*.key")):
         raise SecurityError(f"{allowed} holds no actor public keys (create them with `roboloop keys {keys}`)")
     known = {_load(p, secret=False)[0] for p in allowed.glob("*.key")}
+    refused: set[bytes] = set()
 
     class _Keys:  # zmq.auth's credentials provider: called by the ZAP thread for every handshake
         def callback(self, domain: str, key: bytes) -> bool:
             if key not in known:
-                log(f"refused an actor with an unknown CURVE key {key.decode()} (not in {allowed})")
+                if key not in refused:   # a refused peer retries every 100 ms: name each key once
+                    refused.add(key)
+                    log(f"refused an actor with an unknown CURVE key {key.decode()} (not in {allowed})")
                 return False
             return True
 
