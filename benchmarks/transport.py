@@ -172,12 +172,12 @@ def weight_latency(task: str, repeats: int) -> tuple[float, float, int, int]:
 
 
 # ------------------------------------------------------------------------------- 3. jitter
-def jitter(rate_hz: float, seconds: float, busy: bool, tmp: Path) -> dict:
+def jitter(rate_hz: float, seconds: float, busy: bool, tmp: Path, nice: int) -> dict:
     run = tmp / f"jit-{rate_hz}-{busy}"
     learn = [*CLI, "learn", "--task", "Reach", "--bind", "tcp://127.0.0.1:*", "--out", str(run), "--no-progress",
              "--steps", "100000000", "--set", "eval_every=0", "--set", "checkpoint_every=1000000000",
              "--set", "learning_starts=" + ("64" if busy else "1000000000"), "--set", "transport.updates_per_step=0",
-             "--set", "torch_threads=2"]   # flat out: as many threads as cores, no cap on updates per step
+             "--set", "torch_threads=2", "--set", f"transport.learner_nice={nice}"]   # flat out: as many threads as cores, no cap on updates per step
     learner = subprocess.Popen(learn, stdout=subprocess.DEVNULL)
     try:
         while not (run / "learner.endpoint").exists():
@@ -192,32 +192,50 @@ def jitter(rate_hz: float, seconds: float, busy: bool, tmp: Path) -> dict:
         learner.wait()
 
 
+def throughput(secs: float, tmp: Path) -> None:
+    print("1. transitions/s, actor -> learner (ours: validated, on disk with fsync, acknowledged)")
+    for task, label in (("Reach", "state (13 floats)"), ("PickCubeVision", "2x128x128x3 images + state")):
+        ours, base = ours_throughput(task, secs, tmp), base_throughput(task, secs)
+        print(f"   {label:28s} ours {ours:9.0f}/s   pickle baseline {base:9.0f}/s   ratio {ours / base:.2f}")
+
+
+def latency(quick: bool) -> None:
+    print("\n2. weight broadcast, learner send -> new policy usable at the actor (median)")
+    for task in ("Reach", "PickCubeVision"):
+        ours, base, ob, bb = weight_latency(task, 10 if quick else 30)
+        print(f"   {task:16s} ours {ours * 1e3:7.2f} ms ({ob / 1e3:.0f} kB, actor+encoder)   "
+              f"torch.save baseline {base * 1e3:7.2f} ms ({bb / 1e3:.0f} kB, whole agent)   ratio {ours / base:.2f}")
+
+
+def jitters(secs: float, tmp: Path, nice: int) -> None:
+    print(f"\n3. actor control-loop jitter (|start time - schedule|, ms), learner idle vs training flat out, learner_nice={nice}")
+    for hz in (10.0, 50.0):
+        idle, busy = jitter(hz, secs * 2, False, tmp, nice), jitter(hz, secs * 2, True, tmp, nice)
+        for name, r in (("idle", idle), ("busy", busy)):
+            print(f"   {hz:4.0f} Hz learner {name}: p50 {r['jitter_p50_ms']:6.2f}  p99 {r['jitter_p99_ms']:6.2f}  "
+                  f"max {r['jitter_max_ms']:6.2f}  overruns {r['overruns']}/{r['steps']}  "
+                  f"steps/s {r['steps_per_s']:.1f}")
+        print(f"   {hz:4.0f} Hz p99 ratio busy/idle {busy['jitter_p99_ms'] / max(idle['jitter_p99_ms'], 1e-3):.2f}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--parts", default="123", help="which parts to run, e.g. 3")
+    ap.add_argument("--nice", type=int, default=10, help="transport.learner_nice for the jitter runs")
     args = ap.parse_args()
     secs = 5.0 if args.quick else 15.0
     sys.stdout.reconfigure(line_buffering=True)
     print(f"machine: {os.cpu_count()} CPUs, torch {torch.__version__}, pyzmq {zmq.__version__}\n")
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
-        print("1. transitions/s, actor -> learner (ours: validated, on disk with fsync, acknowledged)")
-        for task, label in (("Reach", "state (13 floats)"), ("PickCubeVision", "2x128x128x3 images + state")):
-            ours, base = ours_throughput(task, secs, tmp), base_throughput(task, secs)
-            print(f"   {label:28s} ours {ours:9.0f}/s   pickle baseline {base:9.0f}/s   ratio {ours / base:.2f}")
-        print("\n2. weight broadcast, learner send -> new policy usable at the actor (median)")
-        for task in ("Reach", "PickCubeVision"):
-            ours, base, ob, bb = weight_latency(task, 10 if args.quick else 30)
-            print(f"   {task:16s} ours {ours * 1e3:7.2f} ms ({ob / 1e3:.0f} kB, actor+encoder)   "
-                  f"torch.save baseline {base * 1e3:7.2f} ms ({bb / 1e3:.0f} kB, whole agent)   ratio {ours / base:.2f}")
-        print("\n3. actor control-loop jitter (|start time - schedule|, ms), learner idle vs training flat out")
-        for hz in (10.0, 50.0):
-            idle, busy = jitter(hz, secs * 2, False, tmp), jitter(hz, secs * 2, True, tmp)
-            for name, r in (("idle", idle), ("busy", busy)):
-                print(f"   {hz:4.0f} Hz learner {name}: p50 {r['jitter_p50_ms']:6.2f}  p99 {r['jitter_p99_ms']:6.2f}  "
-                      f"max {r['jitter_max_ms']:6.2f}  overruns {r['overruns']}/{r['steps']}  "
-                      f"steps/s {r['steps_per_s']:.1f}")
-            print(f"   {hz:4.0f} Hz p99 ratio busy/idle {busy['jitter_p99_ms'] / max(idle['jitter_p99_ms'], 1e-3):.2f}")
+        if "1" in args.parts:
+            throughput(secs, tmp)
+        if "2" in args.parts:
+            latency(args.quick)
+        if "3" in args.parts:
+            jitters(secs, tmp, args.nice)
+
 
 
 if __name__ == "__main__":

@@ -297,8 +297,8 @@ class ActorClient:
 class Jitter:
     """Control-period timing: how late each step starts against a fixed-rate schedule (ms)."""
 
-    def __init__(self):
-        self.late_ms: list[float] = []
+    def __init__(self, window: int = 100_000):
+        self.late_ms: deque[float] = deque(maxlen=window)   # the most recent steps only: bounded memory
         self.overruns = 0
 
     def summary(self) -> dict:
@@ -333,7 +333,9 @@ def run_actor(endpoint: str, task: str | None = None, steps: int = 0, rate_hz: f
     cfg = from_dict(TrainConfig, welcome["config"])
     env = make_env(task or cfg.task, cfg.env)
     check_spec(welcome["env_spec"], env_spec(env))
-    client.set_policy_template(ActorPolicy(build_agent(cfg, env)))
+    template = ActorPolicy(build_agent(cfg, env))
+    template.act(env.observation_space.sample())   # torch's one-time kernel setup (~0.5 s) before the loop, not in it
+    client.set_policy_template(template)
     log(f"{client.name}: connected to {endpoint}, task {cfg.task}" + (f", {rate_hz:g} Hz" if rate_hz else ""))
 
     stop = threading.Event()

@@ -82,6 +82,8 @@ class Learner:
         # 0 = leave one core to the actors: on a shared machine two OpenMP threads fighting an actor for
         # two cores run SAC updates ~3x slower than one thread does.
         torch.set_num_threads(cfg.torch_threads or max(1, (os.cpu_count() or 1) - 1))
+        if self.tcfg.learner_nice > 0:
+            os.nice(self.tcfg.learner_nice)   # idle CPU still goes to the learner; a control loop goes first
         torch.manual_seed(cfg.seed)
         self.rng = np.random.default_rng(cfg.seed)
         self.eval_env = make_env(cfg.task, cfg.env)
@@ -266,7 +268,7 @@ class Learner:
 
     def _budget(self) -> float:
         """Update calls allowed so far (inf when uncapped, 0 before learning starts)."""
-        if self.received < self.cfg.learning_starts or len(self.online) == 0:
+        if self.received < self.cfg.learning_starts or self.online.num_added == 0:
             return 0
         k = self.tcfg.updates_per_step
         return float("inf") if k <= 0 else k * (self.received - self.cfg.learning_starts + 1) * self.cfg.sac.utd_ratio

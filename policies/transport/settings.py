@@ -22,3 +22,5 @@ class TransportConfig:
     compress_images: bool = False         # zlib the camera frames on the wire (saves bandwidth, costs CPU)
     fsync: bool = True                    # learner fsyncs the store before acknowledging (see store.py)
     max_message_mb: int = 256             # larger messages are refused before they are allocated
+    learner_nice: int = 10                # the learner lowers its CPU priority by this much (os.nice), so
+                                          # actors on the same machine keep their control rate
