@@ -116,6 +116,7 @@ class SAC(nn.Module):
         self.alpha_opt = Adam([self.log_alpha], cfg.temperature_lr)
         self._critic_step = self._compiled(self._critic_step_eager)
         self._actor_step = self._compiled(self._actor_step_eager)
+        self._update_step = self._compiled(self._update_step_eager)
 
     # ----------------------------------------------------------------------------------- acting
     @torch.no_grad()
@@ -142,14 +143,7 @@ class SAC(nn.Module):
         batch: obs/next_obs dicts of (B, ...) tensors, action (B, A), reward (B,), terminated (B,) float.
         Returns losses for logging and "feat", the (detached) features the actor step trains on.
         """
-        cfg = self.cfg
-        obs, next_obs = self._augment(batch["obs"]), self._augment(batch["next_obs"])
-        next_eps = torch.randn(batch["action"].shape)
-        subset = None
-        if cfg.num_min_critics is not None and cfg.num_min_critics < cfg.num_critics:
-            subset = torch.randperm(cfg.num_critics)[: cfg.num_min_critics]
-        return self._critic_step(obs, batch["action"], batch["reward"], batch["terminated"], next_obs, next_eps,
-                                 subset)
+        return self._critic_step(*self._critic_inputs(batch))
 
     def update_actor_and_temperature(self, feat: torch.Tensor) -> dict[str, torch.Tensor]:
         """One step of the actor and of log_alpha on (detached) features feat (B, D)."""
@@ -157,9 +151,25 @@ class SAC(nn.Module):
 
     def update(self, batches: list[dict]) -> dict[str, torch.Tensor]:
         """`utd_ratio` critic steps (one per batch), then one actor/temperature step on the last batch."""
-        for batch in batches:
-            info = self.update_critic(batch)
-        info.update(self.update_actor_and_temperature(info.pop("feat")))
+        for batch in batches[:-1]:
+            self.update_critic(batch)
+        critic_inputs = self._critic_inputs(batches[-1])
+        # The last critic step and the actor step run as one graph: one call instead of two.
+        return self._update_step(*critic_inputs, torch.randn(batches[-1]["action"].shape))
+
+    def _critic_inputs(self, batch: dict) -> tuple:
+        """The critic step's arguments, with its random numbers drawn here, outside any compiled graph."""
+        cfg = self.cfg
+        subset = None
+        if cfg.num_min_critics is not None and cfg.num_min_critics < cfg.num_critics:
+            subset = torch.randperm(cfg.num_critics)[: cfg.num_min_critics]
+        obs, next_obs = self._augment(batch["obs"]), self._augment(batch["next_obs"])
+        return (obs, batch["action"], batch["reward"], batch["terminated"], next_obs,
+                torch.randn(batch["action"].shape), subset)
+
+    def _update_step_eager(self, obs, action, reward, terminated, next_obs, next_eps, subset, actor_eps):
+        info = self._critic_step_eager(obs, action, reward, terminated, next_obs, next_eps, subset)
+        info.update(self._actor_step_eager(info.pop("feat"), actor_eps))
         return info
 
     def _critic_step_eager(self, obs, action, reward, terminated, next_obs, next_eps, subset):
