@@ -68,7 +68,7 @@ def collect_demos(cfg: TrainConfig, buffer: ReplayBuffer, episodes: int, log: Ca
     """Fill `buffer` with scripted-expert episodes (own env and seeds); returns their success rate."""
     from roboloop.sim import make_expert
 
-    env = make_env(cfg.task, cfg.env)
+    env = make_env(cfg.task, cfg.env, cfg.wrappers, training=False)
     expert = make_expert(env, noise=cfg.demo_noise, seed=cfg.seed + 7_919)
     successes = []
     for ep in tqdm(range(episodes), desc="scripted demos", leave=False, disable=not progress):
@@ -96,8 +96,8 @@ class Trainer:
         torch.set_num_threads(cfg.torch_threads or os.cpu_count() or 1)
         self.run_dir = Path(run_dir) if run_dir else Path(cfg.run_dir) / \
             f"{cfg.task}-s{cfg.seed}-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
-        self.env = make_env(cfg.task, cfg.env)
-        self.eval_env = make_env(cfg.task, cfg.env)
+        self.env = make_env(cfg.task, cfg.env, cfg.wrappers)
+        self.eval_env = make_env(cfg.task, cfg.env, cfg.wrappers, training=False)
         self.spec = env_spec(self.env)
         shapes, dtypes, act_dim = obs_layout(self.env)
         torch.manual_seed(cfg.seed)

@@ -42,8 +42,13 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     from roboloop.policies.evaluate import evaluate
     from roboloop.policies.train_loop import load_agent
     ckpt = load_checkpoint(args.checkpoint, load_replay=False)  # read and verified once
+    from roboloop.config import deep_merge, parse_override
     task = args.task or ckpt.meta["config"]["task"]
-    env = make_env(task, ckpt.meta["config"].get("env", {}), render_mode="rgb_array" if args.video else None)
+    env_kwargs = ckpt.meta["config"].get("env", {})
+    for o in args.env:
+        env_kwargs = deep_merge(env_kwargs, parse_override(o))
+    env = make_env(task, env_kwargs, ckpt.meta["config"].get("wrappers", []), training=False,
+                   render_mode="rgb_array" if args.video else None)
     agent, _, _ = load_agent(ckpt, env)
     frames: list | None = [] if args.video else None
     result = evaluate(lambda o: agent.act(o, deterministic=True), env, args.episodes, args.seed, frames)
@@ -80,6 +85,8 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--episodes", type=int, default=20)
     e.add_argument("--seed", type=int, default=10_000)
     e.add_argument("--task", help="evaluate on another task with the same spec (default: the trained task)")
+    e.add_argument("--env", action="append", default=[], metavar="KEY=VALUE",
+                   help="task option on top of the checkpoint's, e.g. --task PickCubeGap --env variant=latency")
     e.add_argument("--video", help="write an mp4 of the episodes to this path")
     e.set_defaults(func=_cmd_eval)
 

@@ -39,6 +39,7 @@ class TrainConfig:
     torch_threads: int = 0              # 0 = one per CPU core
     run_dir: str = "runs"               # runs go to <run_dir>/<task>-s<seed>-<time>
     env: dict[str, Any] = field(default_factory=dict)   # keyword arguments for the task (control_hz, ...)
+    wrappers: list[Any] = field(default_factory=list)   # sim-to-real wrapper stack (roboloop/wrappers/stack.py)
     sac: SACConfig = field(default_factory=SACConfig)
 
 
@@ -172,4 +173,10 @@ def build_train_config(task: str | None = None, config_file: str | None = None,
     data = deep_merge(data, {k: v for k, v in cli.items() if v is not None})
     for o in overrides or []:
         data = deep_merge(data, parse_override(o))
-    return from_dict(TrainConfig, data)
+    cfg = from_dict(TrainConfig, data)
+    from roboloop.wrappers import check_stack
+    try:
+        cfg.wrappers = check_stack(cfg.wrappers)
+    except ValueError as e:
+        raise ConfigError(str(e)) from None
+    return cfg
