@@ -32,6 +32,9 @@ class TrainConfig:
     replay_capacity: int = 200_000
     demos: int = 0                      # scripted-expert demo episodes for RLPD (0 = plain SAC)
     demo_noise: float = 0.1             # Gaussian noise on the expert's actions, for diverse demos
+    demo_file: str = ""                 # recorded demos (.npz, `roboloop record`) for the demo buffer
+    teleop: str = ""                    # "", "gamepad", "keyboard" or "evdev": a person may intervene
+    teleop_pad: str = "xbox"            # pad map: xbox, playstation, logitech_f310, logitech_f710 or a YAML path
     eval_every: int = 2_000             # env steps between evaluations (0 = only at the end)
     eval_episodes: int = 20
     checkpoint_every: int = 10_000      # env steps between checkpoints (written at episode ends)
