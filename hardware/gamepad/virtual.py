@@ -85,3 +85,41 @@ def drive_pad(pad: VirtualGamepad, action, pad_map, deadman: bool = True) -> Non
         pad.set_axis(i, v)
     for i, b in buttons.items():
         pad.set_button(i, b)
+
+
+class ScriptedPerson:
+    """A stand-in for a person at a real pad: the scripted expert, acting through a `VirtualGamepad` and
+    read back by the real pygame code (a `Teleop`). It holds the deadman while `wants_control(env, t)`
+    says so (t = step in the episode); then the sticks carry the expert's action. For tests and the HIL
+    benchmark; `poll()`/`reset()` make it a drop-in for `Teleop`."""
+
+    def __init__(self, env, wants_control, pad: VirtualGamepad | None = None, pad_map: str = "xbox", act_dim: int = 4):
+        from .joy import load_map
+        from .teleop import make_teleop
+        self.wants_control = wants_control
+        self.pad = pad or VirtualGamepad()
+        self.map = load_map(pad_map)
+        self.teleop = make_teleop("gamepad", act_dim, pad_map)
+        self.env = self.expert = None
+        self.t = 0
+        if env is not None:
+            self.attach(env)
+
+    def attach(self, env) -> None:
+        """The env whose state the person watches (when it only exists after this object, e.g. in a Trainer)."""
+        from roboloop.sim import make_expert
+        self.env = env.unwrapped
+        self.expert = make_expert(env, noise=0.0, seed=0)
+
+    def reset(self) -> None:
+        self.expert.reset()
+        self.teleop.reset()
+        self.t = 0
+
+    def poll(self):
+        drive_pad(self.pad, self.expert.act(), self.map, deadman=self.wants_control(self.env, self.t))
+        self.t += 1
+        return self.teleop.poll()
+
+    def close(self) -> None:
+        self.pad.unplug()

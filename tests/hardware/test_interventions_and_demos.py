@@ -6,45 +6,21 @@ from roboloop.checkpoint import SpecMismatchError
 from roboloop.config import build_train_config
 from roboloop.dataset import DatasetError, load_demos, save_demos
 from roboloop.envs import make_env
-from roboloop.hardware.gamepad import load_map, make_teleop
-from roboloop.hardware.gamepad.virtual import VirtualGamepad, drive_pad
+from roboloop.hardware.gamepad.virtual import ScriptedPerson
 from roboloop.policies.train_loop import Trainer
 from roboloop.record import drive
 
 TINY = ["sac.hidden_dims=[16, 16]", "sac.compile=false", "sac.batch_size=16", "learning_starts=20", "eval_every=0",
         "eval_episodes=1", "checkpoint_every=100000"]
-XBOX = load_map("xbox")
-
-
-class ScriptedPerson:
-    """The scripted expert acting through the virtual pad and the real pygame code: it holds the
-    deadman on the steps `drive_on(step)` selects and pushes the sticks the expert asks for."""
-
-    def __init__(self, pad, env_holder, drive_on):
-        self.pad, self.env_holder, self.drive_on, self.t = pad, env_holder, drive_on, 0
-        self.teleop = make_teleop("gamepad", 4, "xbox")
-        self.expert = None
-
-    def reset(self):
-        from roboloop.sim import make_expert
-        self.expert = make_expert(self.env_holder(), noise=0.0, seed=0)
-        self.expert.reset()
-        self.teleop.reset()
-
-    def poll(self):
-        drive_pad(self.pad, self.expert.act(), XBOX, deadman=self.drive_on(self.t))
-        self.t += 1
-        return self.teleop.poll()
 
 
 def test_record_with_the_virtual_pad_load_and_train_from_it(tmp_path):
-    pad = VirtualGamepad()
     env = make_env("PickCube")
+    person = ScriptedPerson(env, lambda env, t: True)
     try:
-        person = ScriptedPerson(pad, lambda: env, lambda t: True)
         episodes, spec = drive("PickCube", "gamepad", 3, seed=0, view=False, teleop=person, env=env)
     finally:
-        pad.unplug()
+        person.close()
     assert sum(e.success for e in episodes) >= 2, "the person drives the expert's actions through the pad"
     assert all(all(e.intervention) for e in episodes)
     path = save_demos(tmp_path / "demos.npz", episodes, spec)
@@ -75,16 +51,14 @@ def test_bad_demo_files_are_refused(tmp_path):
 
 
 def test_interventions_go_to_the_online_and_the_demo_buffer(tmp_path):
-    pad = VirtualGamepad()
+    cfg = build_train_config("PickCube", None, TINY + ["demos=0"], steps=100, seed=0)
+    person = ScriptedPerson(None, lambda env, t: (t // 10) % 2 == 1)  # drives every other 10 steps
+    trainer = Trainer(cfg, run_dir=tmp_path, progress=False, log=lambda s: None, teleop=person)
+    person.attach(trainer.env)
     try:
-        cfg = build_train_config("PickCube", None, TINY + ["demos=0"], steps=100, seed=0)
-        holder = {}
-        person = ScriptedPerson(pad, lambda: holder["trainer"].env.unwrapped, lambda t: (t // 10) % 2 == 1)
-        trainer = Trainer(cfg, run_dir=tmp_path, progress=False, log=lambda s: None, teleop=person)
-        holder["trainer"] = trainer
         trainer.run()
     finally:
-        pad.unplug()
+        person.close()
     n_demo = trainer.demo.num_added
     assert 0 < n_demo < trainer.step
     # what the demo buffer holds is what the online buffer stored for the same steps: the person's actions
