@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 from roboloop.checkpoint import CheckpointError
-from roboloop.config import ConfigError, build_train_config
+from roboloop.config import ConfigError, build_train_config, deep_merge, parse_override
 from roboloop.hardware.gamepad.pygame_pad import GamepadError
 
 
@@ -44,7 +44,6 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     from roboloop.policies.evaluate import evaluate
     from roboloop.policies.train_loop import load_agent
     ckpt = load_checkpoint(args.checkpoint, load_replay=False)  # read and verified once
-    from roboloop.config import deep_merge, parse_override
     task = args.task or ckpt.meta["config"]["task"]
     env_kwargs = ckpt.meta["config"].get("env", {})
     for o in args.env:
