@@ -26,7 +26,7 @@ import mujoco  # noqa: E402
 import numpy as np  # noqa: E402
 from gymnasium import spaces  # noqa: E402
 
-from .robot import CUBE_HALF, TABLE_Z, ArmSim  # noqa: E402
+from .robot import TABLE_Z, ArmSim  # noqa: E402
 
 
 # Observation bounds by unit. Positions are world-frame metres (the floor is 3 m square),
@@ -322,7 +322,7 @@ class PickCubeEnv(ArmTaskEnv):
 
     def lift(self) -> float:
         """Cube height above its resting height on the table (m)."""
-        return float(self.sim.cube_pos()[2] - (TABLE_Z + CUBE_HALF))
+        return float(self.sim.cube_pos()[2] - (TABLE_Z + self.sim.cube_half()))
 
     def _evaluate(self):
         cube = self.sim.cube_pos()
