@@ -455,4 +455,6 @@ class Launcher:
             deadline = time.monotonic() + self.grace_s
             while time.monotonic() < deadline and any(p.poll() is None for p in running):
                 time.sleep(0.05)
+        for spec, p in self.procs:
+            self._print(f"[launch] {spec.label} stopped (exit code {p.poll()})")
         self._tmp.cleanup()
