@@ -67,6 +67,10 @@ class SimRobotDriver(RobotDriver):
     def _apply(self, command: EECommand) -> None:
         pass  # held until the next tick: the sim moves only in `tick()`
 
+    def _stop(self) -> None:
+        # Hold where the arm is, not where the last command was heading.
+        self.sim.set_target(self.sim.ee_pos(), self.sim.ee_yaw())
+
     def action(self) -> np.ndarray:
         """The normalized env action (Box(-1, 1)) that realizes the held command for one tick."""
         b, c = self.base, self.command
