@@ -54,6 +54,7 @@ class Ros2ControlDriver(RobotDriver):
         self.kin = ArmSim(model_path=model_path)  # kinematics only: its physics never steps
         self._fk_data = mujoco.MjData(self.kin.model)
         self._qadr = np.array([self.kin.model.joint(j).qposadr[0] for j in self.joint_names])
+        self._ee_site = self.kin.model.site("ee").id
         self._finger_max = FINGER_MAX
         self._Float64MultiArray = Float64MultiArray
         self._lock = threading.Lock()
@@ -73,7 +74,7 @@ class Ros2ControlDriver(RobotDriver):
         d = self._fk_data
         d.qpos[self._qadr] = q
         mujoco.mj_kinematics(self.kin.model, d)
-        site = self.kin._ee_site
+        site = self._ee_site
         return d.site_xpos[site].copy(), d.site_xmat[site].reshape(3, 3).copy()
 
     def _on_joint_states(self, msg) -> None:

@@ -1,4 +1,4 @@
-"""`roboloop` command line: train, eval, tasks."""
+"""`roboloop` command line: train, eval, tasks, launch."""
 from __future__ import annotations
 
 import argparse

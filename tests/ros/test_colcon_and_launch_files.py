@@ -124,3 +124,15 @@ def test_include_group_namespace_params_and_remaps(tmp_path):
     params_file = cmd[cmd.index("--params-file") + 1]
     assert "rate_hz: 30" in Path(params_file).read_text()  # typed like YAML, as ROS does
     launcher.stop()
+
+
+def test_cli_launch_errors_exit_2_with_the_reason(capsys):
+    from roboloop.cli import main
+    assert main(["launch", "sim.launch.xml", "tsak:=Reach"]) == 2
+    assert "unknown launch argument(s) tsak" in capsys.readouterr().err
+    assert main(["launch", "nope.launch.xml"]) == 2
+    assert "launch file 'nope.launch.xml' not found" in capsys.readouterr().err
+    assert main(["launch", "sim.launch.xml", "task"]) == 2
+    assert "'task' is not NAME:=VALUE" in capsys.readouterr().err
+    assert main(["launch", "sim.launch.xml", "--dry-run"]) == 0
+    assert "sim_robot: " in capsys.readouterr().out

@@ -6,7 +6,6 @@ reports it (ERROR diagnostic naming the source) and retries every `reopen_s` sec
 """
 from __future__ import annotations
 
-import rclpy
 from diagnostic_msgs.msg import DiagnosticArray
 from rclpy.node import Node
 from rclpy.qos import qos_profile_sensor_data
