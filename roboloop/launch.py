@@ -265,8 +265,8 @@ def _include(ctx, el, given, declared, nodes, files):
 
 
 def _node(ctx, el, given, declared, nodes, files):
-    _check_attrs(ctx, el, {"pkg", "exec", "name", "namespace", "args", "output", "on_exit", "respawn",
-                           "ros_args"}, {"pkg", "exec"})
+    # output is accepted for ros2 launch's sake; here every node's output is printed, prefixed.
+    _check_attrs(ctx, el, {"pkg", "exec", "name", "namespace", "args", "output", "on_exit"}, {"pkg", "exec"})
     s = lambda key, default="": ctx.subst(el.attrib.get(key, default), el)  # noqa: E731
     spec = NodeSpec(pkg=s("pkg"), exec=s("exec"), name=s("name") or None,
                     namespace=_join_ns(ctx.namespace, s("namespace")), extra_args=shlex.split(s("args")),
