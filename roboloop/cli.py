@@ -1,4 +1,4 @@
-"""`roboloop` command line: train, eval, tasks."""
+"""`roboloop` command line: train, eval, tasks, launch."""
 from __future__ import annotations
 
 import argparse
@@ -73,6 +73,27 @@ def _cmd_record(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_launch(args: argparse.Namespace) -> int:
+    import signal
+    import threading
+
+    from roboloop.launch import Launcher, load, parse_cli_args
+    desc = load(args.file, parse_cli_args(args.launch_args))
+    launcher = Launcher(desc)  # resolves every executable before starting any
+    if args.dry_run:
+        for spec, cmd in zip(desc.nodes, launcher.commands):
+            print(f"{spec.label}: {' '.join(cmd)}")
+        return 0
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    launcher.start()
+    try:
+        return launcher.wait(stop)
+    except KeyboardInterrupt:
+        launcher.stop()
+        return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="roboloop", description="Robot RL: train in MuJoCo, fine-tune, export.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -117,6 +138,12 @@ def build_parser() -> argparse.ArgumentParser:
         if name == "record":
             r.add_argument("--out", required=True, help="dataset file to write (.npz)")
         r.set_defaults(func=_cmd_record)
+
+    la = sub.add_parser("launch", help="start ROS 2 nodes from a launch XML file (like `ros2 launch`)")
+    la.add_argument("file", help="launch file path, or a name in roboloop_ros/launch (sim.launch.xml)")
+    la.add_argument("launch_args", nargs="*", metavar="NAME:=VALUE", help="launch arguments")
+    la.add_argument("--dry-run", action="store_true", help="print the node commands and exit")
+    la.set_defaults(func=_cmd_launch)
 
     ls = sub.add_parser("tasks", help="list the registered tasks and their spaces")
     ls.set_defaults(func=_cmd_tasks)
