@@ -33,6 +33,8 @@ test-fast: $(STAMP)
 bench: $(STAMP)
 	$(PY) benchmarks/learner_throughput.py
 	$(PY) benchmarks/sample_efficiency.py
+	$(PY) benchmarks/sim2real_gap.py
+	$(PY) benchmarks/hil_finetune.py
 
 clean:
 	rm -rf $(VENV) runs
