@@ -38,7 +38,7 @@ class Proc:
     def output(self) -> str:
         return "\n".join(self.lines)
 
-    def stop(self, sig=2, timeout=15.0) -> int:
+    def stop(self, sig=2, timeout=30.0) -> int:  # the launcher may take 3 x grace_s (5 s) to stop its nodes
         if self.p.poll() is None:
             self.p.send_signal(sig)
             try:
