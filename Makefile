@@ -33,6 +33,7 @@ test-fast: $(STAMP)
 bench: $(STAMP)
 	$(PY) benchmarks/learner_throughput.py
 	$(PY) benchmarks/sample_efficiency.py
+	$(PY) benchmarks/transport.py
 	$(PY) benchmarks/sim2real_gap.py
 	$(PY) benchmarks/hil_finetune.py
 

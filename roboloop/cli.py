@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 from pathlib import Path
 
 from roboloop.checkpoint import CheckpointError
@@ -25,6 +26,8 @@ def _cmd_tasks(args: argparse.Namespace) -> int:
 
 def _cmd_train(args: argparse.Namespace) -> int:
     from roboloop.policies.train_loop import Trainer
+    if args.async_:
+        return _train_async(args)
     if args.resume:
         trainer = Trainer.resume(args.resume, steps=args.steps, progress=not args.no_progress)
     else:
@@ -61,6 +64,106 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         imageio.mimwrite(args.video, frames, fps=env.unwrapped.task_spec()["control_hz"])
         print(f"video: {args.video} ({len(frames)} frames)")
     return 0
+
+
+# ------------------------------------------------------------------ actor-learner split (issue 5)
+def _cmd_keys(args: argparse.Namespace) -> int:
+    from roboloop.policies.transport.security import create_keys
+    for path in create_keys(args.folder, args.name, args.overwrite):
+        print(f"wrote {path}")
+    print(f"learner: roboloop learn --keys {args.folder} ...; actor machines need "
+          f"{args.folder}/learner.key and {args.folder}/{args.name}.key_secret (+ .key)")
+    return 0
+
+
+def _cmd_learn(args: argparse.Namespace) -> int:
+    import yaml
+    from roboloop.config import from_dict, TrainConfig
+    from roboloop.policies.transport.learner import Learner
+    if args.resume:
+        run_dir = Path(args.resume)
+        if not (run_dir / "config.yaml").exists():
+            raise ConfigError(f"{run_dir} is not a learner run folder (no config.yaml)")
+        data = yaml.safe_load((run_dir / "config.yaml").read_text())
+        if args.steps is not None:
+            data["steps"] = args.steps
+        cfg = from_dict(TrainConfig, data)
+    else:
+        cfg = build_train_config(args.task, args.config, args.overrides, steps=args.steps, seed=args.seed,
+                                 demos=args.demos, run_dir=args.run_dir)
+        run_dir = Path(args.out) if args.out else Path(cfg.run_dir) / \
+            f"{cfg.task}-s{cfg.seed}-learner-{time.strftime('%Y%m%d-%H%M%S')}"
+    from roboloop.policies.transport.store import StoreError
+    try:
+        learner = Learner(cfg, run_dir, args.bind, args.keys, args.insecure, resume=bool(args.resume),
+                          progress=not args.no_progress)
+    except StoreError as e:
+        raise ValueError(str(e)) from None
+    try:
+        result = learner.run()
+    finally:
+        learner.close()
+    print(f"eval success rate: {result.final_eval.success_rate:.2f}")
+    return 0
+
+
+def _cmd_act(args: argparse.Namespace) -> int:
+    from roboloop.policies.transport.actor import ConnectError, run_actor
+    try:
+        run_actor(args.connect, args.task, args.steps, args.rate_hz, args.seed, args.keys, args.key_name,
+                  args.insecure, args.name, args.deterministic, args.status_file, args.connect_timeout)
+    except ConnectError as e:
+        raise ValueError(str(e)) from None
+    return 0
+
+
+def _train_async(args: argparse.Namespace) -> int:
+    """`train --async`: a learner process and --actors actor processes on loopback; returns the learner's code."""
+    import subprocess
+    if args.resume:
+        raise ConfigError("train --async cannot resume a checkpoint; use `roboloop learn --resume RUN_DIR`")
+    cfg = build_train_config(args.task, args.config, args.overrides, steps=args.steps, seed=args.seed,
+                             demos=args.demos, run_dir=args.run_dir)  # fails here, not in a child, on bad keys
+    out = Path(args.out) if args.out else Path(cfg.run_dir) / f"{cfg.task}-s{cfg.seed}-async-{time.strftime('%Y%m%d-%H%M%S')}"
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "learner.endpoint").unlink(missing_ok=True)
+    cmd = [sys.executable, "-m", "roboloop.cli"]
+    learn = [*cmd, "learn", "--bind", "tcp://127.0.0.1:*", "--out", str(out), "--task", cfg.task]
+    for flag, value in (("--steps", args.steps), ("--seed", args.seed), ("--config", args.config),
+                        ("--demos", args.demos)):
+        if value is not None:
+            learn += [flag, str(value)]
+    for o in args.overrides:
+        learn += ["--set", o]
+    if args.no_progress:
+        learn.append("--no-progress")
+    learner = subprocess.Popen(learn)
+    actors: list[subprocess.Popen] = []
+    try:
+        endpoint_file = out / "learner.endpoint"
+        while not endpoint_file.exists():   # the learner binds a free port and writes it here
+            if learner.poll() is not None:
+                return learner.returncode
+            time.sleep(0.1)
+        endpoint = endpoint_file.read_text().strip()
+        for i in range(args.actors):
+            with open(out / f"actor-{i}.log", "w") as f:
+                actors.append(subprocess.Popen(
+                    [*cmd, "act", "--connect", endpoint, "--name", f"actor-{i}", "--seed", str(cfg.seed + 1000 * i),
+                     "--rate-hz", str(args.actor_hz), "--status-file", str(out / f"actor-{i}.json")],
+                    stdout=f, stderr=subprocess.STDOUT))
+        print(f"learner pid {learner.pid} at {endpoint}, {args.actors} actor(s); logs in {out}")
+        return learner.wait()
+    finally:
+        for a in actors:   # actors exit on the learner's 'stop'; this is only the deadline
+            try:
+                a.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                a.terminate()
+                a.wait(timeout=10)
+        if learner.poll() is None:
+            learner.terminate()
+            learner.wait(timeout=30)
 
 
 def _cmd_record(args: argparse.Namespace) -> int:
@@ -113,6 +216,10 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--out", help="exact run folder (default <run-dir>/<task>-s<seed>-<time>)")
     t.add_argument("--resume", metavar="CHECKPOINT", help="continue a run from its checkpoint folder")
     t.add_argument("--no-progress", action="store_true", help="no progress bar (logs only)")
+    t.add_argument("--async", dest="async_", action="store_true",
+                   help="run a learner process and actor processes over pyzmq on loopback (roboloop learn/act)")
+    t.add_argument("--actors", type=int, default=1, help="with --async: number of actor processes")
+    t.add_argument("--actor-hz", type=float, default=0.0, help="with --async: actor control rate (0 = as fast as possible)")
     t.set_defaults(func=_cmd_train)
 
     e = sub.add_parser("eval", help="evaluate a checkpoint's deterministic policy")
@@ -147,6 +254,45 @@ def build_parser() -> argparse.ArgumentParser:
 
     ls = sub.add_parser("tasks", help="list the registered tasks and their spaces")
     ls.set_defaults(func=_cmd_tasks)
+
+    k = sub.add_parser("keys", help="create ZMQ CURVE key pairs for the learner and an actor")
+    k.add_argument("folder", help="folder for the key files (learner.key*, <name>.key*, authorized/)")
+    k.add_argument("--name", default="actor", help="actor key name (one per actor machine if you like)")
+    k.add_argument("--overwrite", action="store_true", help="replace an existing key pair of that name")
+    k.set_defaults(func=_cmd_keys)
+
+    ln = sub.add_parser("learn", help="run the learner server (actors connect with `roboloop act`)")
+    ln.add_argument("--task")
+    ln.add_argument("--steps", type=int, help="received env steps to train on")
+    ln.add_argument("--seed", type=int)
+    ln.add_argument("--config", help="YAML file with TrainConfig keys")
+    ln.add_argument("--demos", type=int, help="scripted-expert demo episodes for RLPD")
+    ln.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                    help="override a config key, e.g. --set transport.publish_every=50 --set sac.utd_ratio=4")
+    ln.add_argument("--run-dir", help="parent folder of runs (default runs/)")
+    ln.add_argument("--out", help="exact run folder")
+    ln.add_argument("--resume", metavar="RUN_DIR", help="continue a learner run (its store and last checkpoint)")
+    ln.add_argument("--bind", default="tcp://127.0.0.1:5555",
+                    help="endpoint to listen on (tcp://127.0.0.1:* picks a free port, written to <run>/learner.endpoint)")
+    ln.add_argument("--keys", help="CURVE key folder from `roboloop keys` (required off loopback)")
+    ln.add_argument("--insecure", action="store_true", help="allow plain TCP on a non-loopback address")
+    ln.add_argument("--no-progress", action="store_true")
+    ln.set_defaults(func=_cmd_learn)
+
+    a = sub.add_parser("act", help="run an actor: step the sim and stream transitions to a learner")
+    a.add_argument("--connect", default="tcp://127.0.0.1:5555", help="the learner's endpoint")
+    a.add_argument("--task", help="env to step (default: the learner's task); its spec must match the learner's")
+    a.add_argument("--steps", type=int, default=0, help="stop after this many steps (0 = until the learner stops)")
+    a.add_argument("--rate-hz", type=float, default=0.0, help="fixed control rate (0 = as fast as possible)")
+    a.add_argument("--seed", type=int, default=0)
+    a.add_argument("--name", help="actor name in the learner's logs (default: random)")
+    a.add_argument("--keys", help="CURVE key folder (learner.key and <key-name>.key_secret)")
+    a.add_argument("--key-name", default="actor")
+    a.add_argument("--insecure", action="store_true", help="allow plain TCP to a non-loopback address")
+    a.add_argument("--deterministic", action="store_true", help="act with the mean action (no exploration)")
+    a.add_argument("--status-file", help="write the actor's counters as JSON here every second")
+    a.add_argument("--connect-timeout", type=float, default=60.0, help="seconds to wait for the learner's welcome")
+    a.set_defaults(func=_cmd_act)
     return p
 
 

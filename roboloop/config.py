@@ -15,6 +15,7 @@ from typing import Any
 import yaml
 
 from roboloop.policies.sac import SACConfig
+from roboloop.policies.transport.settings import TransportConfig
 
 
 class ConfigError(ValueError):
@@ -44,6 +45,7 @@ class TrainConfig:
     env: dict[str, Any] = field(default_factory=dict)   # keyword arguments for the task (control_hz, ...)
     wrappers: list[Any] = field(default_factory=list)   # sim-to-real wrapper stack (roboloop/wrappers/stack.py)
     sac: SACConfig = field(default_factory=SACConfig)
+    transport: TransportConfig = field(default_factory=TransportConfig)  # roboloop learn / act
 
 
 def _coerce(value: Any, tp: Any, key: str) -> Any:

@@ -1,0 +1,363 @@
+"""`roboloop learn`: the learner server. One ROUTER socket serves every actor.
+
+    actor --hello-->        learner --welcome (config, env spec)--> actor   (+ the current weights)
+    actor --transitions-->  learner: check, append to the store, fsync, add to replay --ack--> actor
+    actor --ping (stats)--> learner --pong (weight version)--> actor
+    learner --weights (version, actor + encoder tensors only)--> every live actor, every publish_every updates
+    learner --stop--> actors, when training is over
+
+The loop is single-threaded and never blocks for long: it drains the socket, makes one SAC update when
+the update budget allows (updates_per_step per received transition), and publishes weights. A message
+that fails to decode or validate is answered with an 'error' naming the reason and logged; it never
+stops the learner. Acknowledgements go out only after the store's fsync (group commit), so an
+acknowledged transition survives kill -9; `roboloop learn --resume RUN` rebuilds the replay from the
+store and continues from the last checkpoint's networks.
+"""
+from __future__ import annotations
+
+import os
+import time
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+import yaml
+import zmq
+from tqdm import tqdm
+from zmq.utils.monitor import recv_monitor_message
+
+from roboloop.checkpoint import CheckpointError, check_spec, load_checkpoint, save_checkpoint
+from roboloop.config import TrainConfig, from_dict, to_dict
+from roboloop.envs import env_spec, make_env, obs_layout
+from roboloop.policies.evaluate import EvalResult, evaluate
+from roboloop.policies.replay import ReplayBuffer, concat_batches, to_torch
+from roboloop.policies.train_loop import _load_agent_state, build_agent, collect_demos
+from roboloop.policies.transport.batch import Layout, add_to_replay, check_batch
+from roboloop.policies.transport.security import check_endpoint, secure_server
+from roboloop.policies.transport.store import TransitionStore
+from roboloop.policies.transport.wire import Message, WireError, decode, encode, frames_to_record, record_to_frames
+
+STORE_FILE = "transitions.rlog"
+ENDPOINT_FILE = "learner.endpoint"
+
+
+def actor_weights(agent) -> dict[str, np.ndarray]:
+    """What an actor needs to act: the actor network and (for images) the trained encoder. No critics,
+    no target networks, no temperature."""
+    return {k: v.detach().cpu().numpy() for k, v in agent.state_dict().items() if k.startswith(("actor.", "encoder."))}
+
+
+@dataclass
+class Peer:
+    identity: bytes
+    last_seen: float
+    stats: dict = field(default_factory=dict)
+    gone: bool = False
+
+
+@dataclass
+class LearnResult:
+    run_dir: Path
+    checkpoint: Path
+    final_eval: EvalResult
+    received: int
+    updates: int
+    rejected: int
+    evals: list[tuple[int, float]]
+
+
+class Learner:
+    """A learner server for one run folder (config.yaml, transitions.rlog, checkpoint/, tb/)."""
+
+    def __init__(self, cfg: TrainConfig, run_dir: str | Path, bind: str, keys: str | Path | None = None,
+                 insecure: bool = False, resume: bool = False, progress: bool = True,
+                 log: Callable[[str], None] = print):
+        check_endpoint(bind, keys, insecure)
+        self.cfg, self.run_dir, self.progress, self.log = cfg, Path(run_dir), progress, log
+        self.tcfg = cfg.transport
+        # 0 = leave one core to the actors: on a shared machine two OpenMP threads fighting an actor for
+        # two cores run SAC updates ~3x slower than one thread does.
+        torch.set_num_threads(cfg.torch_threads or max(1, (os.cpu_count() or 1) - 1))
+        if self.tcfg.learner_nice > 0:
+            os.nice(self.tcfg.learner_nice)   # idle CPU still goes to the learner; a control loop goes first
+        torch.manual_seed(cfg.seed)
+        self.rng = np.random.default_rng(cfg.seed)
+        self.eval_env = make_env(cfg.task, cfg.env, cfg.wrappers, training=False)
+        self.spec = env_spec(self.eval_env)
+        shapes, dtypes, act_dim = obs_layout(self.eval_env)
+        self.layout = Layout(shapes, dtypes, act_dim)
+        self.agent = build_agent(cfg, self.eval_env)
+        self.online = ReplayBuffer(shapes, dtypes, act_dim, cfg.replay_capacity)
+        max_len = self.spec["max_episode_steps"] or 1_000
+        self.demo = ReplayBuffer(shapes, dtypes, act_dim, cfg.demos * (max_len + 2) + 2) if cfg.demos > 0 else None
+        self.received = self.updates = self.version = self.rejected = self.episodes = self.refused = 0
+        self._refused_logged = -1e9
+        self.evals: list[tuple[int, float]] = []
+        self.seen: dict[str, set[int]] = defaultdict(set)    # (actor, seq) already stored: resends are re-acked
+        self.peers: dict[str, Peer] = {}
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        (self.run_dir / "config.yaml").write_text(yaml.safe_dump(to_dict(cfg), sort_keys=False))
+        self.store = TransitionStore(self.run_dir / STORE_FILE, fsync=self.tcfg.fsync, log=log)
+        if resume:
+            self._resume()
+        elif self.store.records:
+            raise ValueError(f"{self.run_dir} already holds {self.store.records} stored batches; continue it with "
+                             f"`roboloop learn --resume {self.run_dir}` or choose a new --out")
+        self.next_eval = (self.received // cfg.eval_every + 1) * cfg.eval_every if cfg.eval_every > 0 else None
+        self.next_ckpt = (self.received // cfg.checkpoint_every + 1) * cfg.checkpoint_every
+
+        self.ctx = zmq.Context()
+        self.sock = self.ctx.socket(zmq.ROUTER)
+        self.sock.linger = 0
+        self.sock.setsockopt(zmq.MAXMSGSIZE, self.tcfg.max_message_mb << 20)  # refused before allocation
+        self.sock.sndhwm = 1_000
+        self.auth = secure_server(self.ctx, self.sock, keys, log) if keys else None
+        self.monitor = self.sock.get_monitor_socket(zmq.EVENT_HANDSHAKE_FAILED_AUTH
+                                                    | zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL
+                                                    | zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL)
+        try:
+            self.sock.bind(bind)
+        except zmq.ZMQError as e:
+            self.close()
+            raise ValueError(f"cannot bind the learner to {bind}: {e}") from None
+        self.endpoint = self.sock.getsockopt_string(zmq.LAST_ENDPOINT)
+        (self.run_dir / ENDPOINT_FILE).write_text(self.endpoint + "\n")
+        self.run_id = uuid.uuid4().hex[:8]
+
+    # ---------------------------------------------------------------------------------- resume
+    def _resume(self) -> None:
+        ckpt_path = self.run_dir / "checkpoint"
+        if ckpt_path.exists():
+            ckpt = load_checkpoint(ckpt_path, load_replay=False)
+            check_spec(ckpt.meta["env_spec"], self.spec)
+            _load_agent_state(self.agent, ckpt.model, ckpt.path)
+            c = ckpt.meta["counters"]
+            self.updates, self.version = c["updates"], c["version"]
+            self.evals = [tuple(e) for e in ckpt.meta.get("evals", [])]
+        for payload in self.store:
+            msg = decode(record_to_frames(payload))
+            self.received += add_to_replay(self.online, msg)
+            self.seen[msg.meta["actor"]].add(msg.meta["seq"])
+        self.log(f"resumed {self.run_dir}: {self.received} stored transitions in {self.store.records} batches, "
+                 f"{self.updates} updates, weights version {self.version}"
+                 + ("" if ckpt_path.exists() else " (no checkpoint yet: networks start fresh)"))
+
+    def save(self) -> Path:
+        meta = {"config": to_dict(self.cfg), "env_spec": self.spec, "evals": self.evals,
+                "counters": {"received": self.received, "updates": self.updates, "version": self.version,
+                             "step": self.received}}
+        model = {"agent": self.agent.state_dict(), "optim": self.agent.optimizer_state(),
+                 "torch_rng": torch.get_rng_state()}
+        return save_checkpoint(self.run_dir / "checkpoint", meta, model)   # replay lives in the store
+
+    # ------------------------------------------------------------------------------- messaging
+    def _send(self, identity: bytes, msg: Message | list) -> None:
+        frames = msg if isinstance(msg, list) else encode(msg)
+        try:
+            self.sock.send_multipart([identity, *frames], flags=zmq.NOBLOCK, copy=False)
+        except zmq.Again:
+            pass  # that actor's queue is full (it is not reading): it will resend / re-ask
+
+    def _reject(self, identity: bytes, reason: str, seq: int | None = None) -> None:
+        self.rejected += 1
+        self.log(f"rejected a message from peer {identity.hex()}: {reason}")
+        self._send(identity, Message("error", {"reason": reason, "seq": seq}))
+
+    def _weights_frames(self) -> list:
+        return encode(Message("weights", {"version": self.version, "updates": self.updates},
+                              actor_weights(self.agent)))
+
+    def _handle(self, identity: bytes, frames: list, acks: dict[bytes, list[int]], tb) -> None:
+        try:
+            msg = decode(frames, self.tcfg.max_message_mb << 20)
+        except WireError as e:
+            return self._reject(identity, str(e))
+        actor = msg.meta.get("actor")
+        if not isinstance(actor, str):
+            return self._reject(identity, f"{msg.type} message without meta.actor")
+        now = time.monotonic()
+        peer = self.peers.get(actor)
+        if peer is None or peer.identity != identity or peer.gone:
+            if peer is not None and peer.gone:
+                self.log(f"actor {actor} is back")
+            peer = self.peers[actor] = Peer(identity, now, peer.stats if peer else {})
+        peer.last_seen = now
+        if msg.type == "hello":
+            if msg.meta.get("env_spec") is not None:
+                try:
+                    check_spec(self.spec, msg.meta["env_spec"])
+                except CheckpointError as e:
+                    return self._reject(identity, f"actor {actor}'s task differs from the learner's: {e}")
+            self.log(f"actor {actor} connected")
+            self._send(identity, Message("welcome", {"config": to_dict(self.cfg), "env_spec": self.spec,
+                                                     "version": self.version, "run": self.run_id}))
+            if self.version > 0:
+                self._send(identity, self._weights_frames())
+        elif msg.type == "ping":
+            peer.stats = msg.meta.get("stats") or {}
+            self._send(identity, Message("pong", {"version": self.version, "run": self.run_id}))
+        elif msg.type == "transitions":
+            try:
+                n = check_batch(msg, self.layout)
+            except WireError as e:
+                return self._reject(identity, f"transitions from {actor} refused: {e}", msg.meta.get("seq"))
+            seq = msg.meta["seq"]
+            if seq not in self.seen[actor]:   # a resend of a stored batch is only acknowledged again
+                self.store.append(frames_to_record(frames))
+                self.seen[actor].add(seq)
+                self.received += add_to_replay(self.online, msg)
+                for ep in msg.meta.get("episodes") or []:
+                    self.episodes += 1
+                    if isinstance(ep, dict) and tb is not None:
+                        tb.add_scalar("train/episode_return", float(ep.get("return", 0.0)), self.received)
+                        tb.add_scalar("train/success", float(bool(ep.get("success"))), self.received)
+            acks[identity].append(seq)
+        else:
+            self._reject(identity, f"learner does not take {msg.type!r} messages")
+
+    def _poll(self, timeout_ms: int, tb) -> None:
+        """Drain the socket (waiting up to timeout_ms for the first message), persist, then acknowledge."""
+        acks: dict[bytes, list[int]] = defaultdict(list)
+        if self.sock.poll(timeout_ms):
+            for _ in range(1_000):
+                try:
+                    identity, *frames = self.sock.recv_multipart(zmq.NOBLOCK, copy=False)
+                except zmq.Again:
+                    break
+                self._handle(identity.bytes, [f.buffer for f in frames], acks, tb)
+        if acks:
+            self.store.sync()   # group commit: one fsync covers every batch acknowledged below
+            for identity, seqs in acks.items():
+                self._send(identity, Message("ack", {"seqs": seqs, "version": self.version}))
+        while self.monitor.poll(0):
+            event = recv_monitor_message(self.monitor)["event"]
+            self.rejected += 1
+            self.refused += 1
+            now = time.monotonic()
+            if now - self._refused_logged > 10.0:   # a refused peer retries every 100 ms: log, not flood
+                self._refused_logged = now
+                reason = {zmq.EVENT_HANDSHAKE_FAILED_AUTH: "its key is not authorized",
+                          zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL: "it does not hold this learner's public key, "
+                                                               "or speaks no CURVE"}.get(event, "handshake failed")
+                self.log(f"refused a connection: {reason} ({self.refused} refused so far)")
+
+    def _publish(self) -> None:
+        self.version += 1
+        frames = self._weights_frames()
+        for peer in self.peers.values():
+            if not peer.gone:
+                self._send(peer.identity, frames)
+
+    def _check_peers(self) -> None:
+        now = time.monotonic()
+        for name, peer in self.peers.items():
+            if not peer.gone and now - peer.last_seen > self.tcfg.peer_timeout_s:
+                peer.gone = True
+                self.log(f"actor {name} silent for {self.tcfg.peer_timeout_s:.0f}s; training goes on without it")
+
+    # -------------------------------------------------------------------------------- learning
+    def _sample(self) -> dict:
+        bs = self.cfg.sac.batch_size
+        if self.demo is None:
+            return to_torch(self.online.sample(bs, self.rng))
+        return to_torch(concat_batches(self.online.sample(bs - bs // 2, self.rng), self.demo.sample(bs // 2, self.rng)))
+
+    def _budget(self) -> float:
+        """Update calls allowed so far (inf when uncapped, 0 before learning starts)."""
+        if self.received < self.cfg.learning_starts or self.online.num_added == 0:
+            return 0
+        k = self.tcfg.updates_per_step
+        return float("inf") if k <= 0 else k * (self.received - self.cfg.learning_starts + 1) * self.cfg.sac.utd_ratio
+
+    def _evaluate(self) -> EvalResult:
+        result = evaluate(lambda o: self.agent.act(o, deterministic=True), self.eval_env,
+                          self.cfg.eval_episodes, seed=self.cfg.seed + 500_000)
+        self.evals.append((self.received, result.success_rate))
+        return result
+
+    def run(self) -> LearnResult:
+        cfg = self.cfg
+        from torch.utils.tensorboard import SummaryWriter
+        tb = SummaryWriter(str(self.run_dir / "tb"))
+        if self.demo is not None:
+            collect_demos(cfg, self.demo, cfg.demos, self.log, self.progress)
+        self.log(f"learner for {cfg.task} listening on {self.endpoint} "
+                 f"({'CURVE' if self.auth else 'plain TCP'}); store {self.store.path}")
+        bar = tqdm(total=cfg.steps, initial=min(self.received, cfg.steps), desc=f"learn {cfg.task}", unit="step",
+                   disable=not self.progress, dynamic_ncols=True)
+        say = tqdm.write if self.progress else self.log
+        last_eval: EvalResult | None = None
+        window = (time.monotonic(), self.updates, self.received)
+        last_log = time.monotonic()
+        ups = tps = 0.0
+        while True:
+            can_update = self.updates < self._budget()
+            before = self.received
+            self._poll(0 if can_update else 20, tb)
+            bar.update(min(self.received, cfg.steps) - min(before, cfg.steps))
+            if can_update:
+                metrics = self.agent.update([self._sample() for _ in range(cfg.sac.utd_ratio)])
+                self.updates += cfg.sac.utd_ratio
+                if self.updates % (self.tcfg.publish_every * cfg.sac.utd_ratio) == 0:
+                    self._publish()
+                if self.updates % (100 * cfg.sac.utd_ratio) == 0:
+                    for k, v in metrics.items():
+                        tb.add_scalar(f"learner/{k}", float(v), self.received)
+            elif self.version == 0 and self.updates > 0:
+                self._publish()
+            now = time.monotonic()
+            if now - window[0] >= 2.0:
+                ups = (self.updates - window[1]) / (now - window[0])
+                tps = (self.received - window[2]) / (now - window[0])
+                window = (now, self.updates, self.received)
+                tb.add_scalar("perf/updates_per_s", ups, self.received)
+                tb.add_scalar("perf/transitions_per_s", tps, self.received)
+                for name, peer in self.peers.items():
+                    for k in ("queue_depth", "unacked", "dropped_steps", "dropped_batches", "version_lag", "steps_per_s"):
+                        if k in peer.stats:
+                            tb.add_scalar(f"actors/{name}/{k}", float(peer.stats[k]), self.received)
+                self._check_peers()
+                bar.set_postfix(ups=f"{ups:.0f}", tps=f"{tps:.0f}", actors=sum(not p.gone for p in self.peers.values()),
+                                eval=f"{last_eval.success_rate:.0%}" if last_eval else "-", refresh=False)
+            if not self.progress and now - last_log >= 10.0:
+                last_log = now
+                lag = {n: p.stats.get("version_lag") for n, p in self.peers.items() if not p.gone}
+                self.log(f"received {self.received} transitions, {self.updates} updates ({ups:.0f} updates/s, "
+                         f"{tps:.0f} transitions/s), weights v{self.version}, actors {lag or '-'} (version lag), "
+                         f"rejected {self.rejected}")
+            if self.next_eval is not None and self.received >= self.next_eval and self.updates > 0:
+                self.next_eval += cfg.eval_every
+                last_eval = self._evaluate()
+                tb.add_scalar("eval/success_rate", last_eval.success_rate, self.received)
+                say(f"received {self.received}, {self.updates} updates: eval {last_eval}")
+            if self.received >= self.next_ckpt:
+                self.next_ckpt += cfg.checkpoint_every
+                self.save()
+            done = self.received >= cfg.steps and not self.updates < self._budget()
+            if done or (cfg.stop_at_success > 0 and last_eval is not None
+                        and last_eval.success_rate >= cfg.stop_at_success):
+                break
+        bar.close()
+        if last_eval is None or self.evals[-1][0] != self.received:
+            last_eval = self._evaluate()
+        ckpt = self.save()
+        for peer in self.peers.values():
+            self._send(peer.identity, Message("stop", {"reason": "training finished"}))
+        tb.close()
+        self.log(f"{cfg.task}: {self.received} transitions, {self.updates} updates, {self.rejected} rejected; "
+                 f"eval {last_eval}")
+        self.log(f"checkpoint: {ckpt}")
+        return LearnResult(self.run_dir, ckpt, last_eval, self.received, self.updates, self.rejected, list(self.evals))
+
+    def close(self) -> None:
+        if self.auth is not None:
+            self.auth.stop()
+        self.sock.disable_monitor()
+        self.monitor.close(linger=0)
+        self.sock.close(linger=100)   # lets the final 'stop' messages leave
+        self.ctx.term()
+        self.store.close()
