@@ -89,14 +89,18 @@ def _cmd_learn(args: argparse.Namespace) -> int:
             data["steps"] = args.steps
         cfg = from_dict(TrainConfig, data)
     else:
-        cfg = build_train_config(args.task, args.config, args.overrides, steps=args.steps, seed=args.seed,
+        base = None
+        if args.init:   # fine-tuning: the trained run's config, then the flags and --set on top
+            from roboloop.checkpoint import load_checkpoint
+            base = load_checkpoint(args.init, load_replay=False).meta["config"]
+        cfg = build_train_config(args.task, args.config, args.overrides, base=base, steps=args.steps, seed=args.seed,
                                  demos=args.demos, run_dir=args.run_dir)
         run_dir = Path(args.out) if args.out else Path(cfg.run_dir) / \
             f"{cfg.task}-s{cfg.seed}-learner-{time.strftime('%Y%m%d-%H%M%S')}"
     from roboloop.policies.transport.store import StoreError
     try:
         learner = Learner(cfg, run_dir, args.bind, args.keys, args.insecure, resume=bool(args.resume),
-                          progress=not args.no_progress)
+                          progress=not args.no_progress, init=args.init)
     except StoreError as e:
         raise ValueError(str(e)) from None
     try:
@@ -277,6 +281,8 @@ def build_parser() -> argparse.ArgumentParser:
     ln.add_argument("--keys", help="CURVE key folder from `roboloop keys` (required off loopback)")
     ln.add_argument("--insecure", action="store_true", help="allow plain TCP on a non-loopback address")
     ln.add_argument("--no-progress", action="store_true")
+    ln.add_argument("--init", metavar="CHECKPOINT",
+                    help="start from a trained checkpoint (its config, networks and optimizers): fine-tuning")
     ln.set_defaults(func=_cmd_learn)
 
     a = sub.add_parser("act", help="run an actor: step the sim and stream transitions to a learner")

@@ -168,12 +168,13 @@ def load_yaml(path: str | Path) -> dict[str, Any]:
 
 
 def build_train_config(task: str | None = None, config_file: str | None = None,
-                       overrides: list[str] | None = None, **cli: Any) -> TrainConfig:
-    """Preset for the task <- config file <- CLI flags <- key=value overrides (later wins)."""
+                       overrides: list[str] | None = None, base: dict | None = None, **cli: Any) -> TrainConfig:
+    """Preset for the task (or `base`, e.g. a checkpoint's config) <- config file <- CLI flags <-
+    key=value overrides (later wins)."""
     data: dict[str, Any] = {}
     file_data = load_yaml(config_file) if config_file else {}
-    task = task or file_data.get("task") or TrainConfig.task
-    data = deep_merge(preset_for(task), file_data)
+    task = task or file_data.get("task") or (base or {}).get("task") or TrainConfig.task
+    data = deep_merge(base if base is not None else preset_for(task), file_data)
     data["task"] = task
     data = deep_merge(data, {k: v for k, v in cli.items() if v is not None})
     for o in overrides or []:

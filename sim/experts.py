@@ -130,3 +130,55 @@ def make_expert(env, noise: float = 0.0, seed: int | None = None) -> _Expert:
         raise TypeError(f"no scripted expert for {type(base).__name__}")
     expert.reset()
     return expert
+
+
+class ObservedPickCube:
+    """What a person watching the robot knows, rebuilt from PickCube's published state vector, shaped
+    like the env so `PickCubeExpert` runs on it (`expert_from_state`). Used where only the robot's
+    topics exist (the ROS 2 scripted person), not the simulator.
+
+    state: PickCube's (13,) observation["state"] (names in `roboloop tasks`); limits from the task.
+    A grasp is inferred from the jaws being partly closed with the cube between them (the sim's own
+    test is pad contact, which the state does not carry).
+    """
+
+    def __init__(self, max_delta_pos: float, max_delta_yaw: float, use_yaw: bool):
+        self.max_delta_pos, self.max_delta_yaw, self.use_yaw = max_delta_pos, max_delta_yaw, use_yaw
+        self.state = np.zeros(13)
+        self.sim = self
+
+    @property
+    def unwrapped(self):
+        return self
+
+    def update(self, state: np.ndarray) -> None:
+        state = np.asarray(state, dtype=float)
+        if state.shape != (13,):
+            raise ValueError(f"PickCube state has 13 entries, got shape {state.shape}")
+        self.state = state
+
+    def ee_pos(self) -> np.ndarray:
+        return self.state[0:3].copy()
+
+    def ee_yaw(self) -> float:
+        return float(self.state[3])
+
+    def gripper_opening(self) -> float:
+        return float(self.state[4])
+
+    def cube_pos(self) -> np.ndarray:
+        return self.state[5:8].copy()
+
+    def cube_yaw(self) -> float:
+        return float(np.arctan2(self.state[8], self.state[9]) / 4.0)   # the state carries 4 x yaw
+
+    def is_grasped(self) -> bool:
+        return 0.05 < self.gripper_opening() < 0.9 and float(np.linalg.norm(self.state[10:13])) < 0.02
+
+
+def expert_from_state(max_delta_pos: float, max_delta_yaw: float, use_yaw: bool) -> tuple[PickCubeExpert, ObservedPickCube]:
+    """A PickCube expert that acts on published states: call `view.update(state)`, then `expert.act()`."""
+    view = ObservedPickCube(max_delta_pos, max_delta_yaw, use_yaw)
+    expert = PickCubeExpert(view)
+    expert.reset()
+    return expert, view

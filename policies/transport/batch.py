@@ -10,6 +10,8 @@ A batch of N consecutive steps of one actor carries every observation once:
     final_idx        (M,)       int32, the steps whose next observation is not obs[i + 1]
                                 (episode ends, and always the last step of the batch)
     final_obs/<key>  (M, ...)   their next observations
+    intervened       (N,)       bool, optional: a person drove this step (the learner also puts these
+                                steps in its demo buffer, as in-process training with --teleop does)
 
 so images cost one frame per step on the wire, as in the replay buffer.
 """
@@ -45,6 +47,7 @@ class Step:
     next_obs: Mapping[str, np.ndarray]
     terminated: bool
     truncated: bool
+    intervened: bool = False
 
 
 def pack_batch(steps: list[Step], meta: dict[str, Any]) -> Message:
@@ -58,6 +61,8 @@ def pack_batch(steps: list[Step], meta: dict[str, Any]) -> Message:
     arrays["terminated"] = np.array([s.terminated for s in steps], dtype=bool)
     arrays["truncated"] = np.array([s.truncated for s in steps], dtype=bool)
     arrays["final_idx"] = np.array(final, dtype=np.int32)
+    if any(s.intervened for s in steps):
+        arrays["intervened"] = np.array([s.intervened for s in steps], dtype=bool)
     arrays.update({f"final_obs/{k}": np.stack([steps[i].next_obs[k] for i in final]) for k in keys})
     return Message("transitions", meta, arrays)
 
@@ -69,13 +74,15 @@ def check_batch(msg: Message, layout: Layout, max_steps: int = 100_000) -> int:
         raise WireError("transitions need meta.actor (str) and meta.seq (int >= 0)")
     expected = {"action", "reward", "terminated", "truncated", "final_idx",
                 *(f"obs/{k}" for k in layout.shapes), *(f"final_obs/{k}" for k in layout.shapes)}
-    if set(a) != expected:
-        raise WireError(f"transitions arrays {sorted(a)} do not match this task's {sorted(expected)}")
+    if set(a) - {"intervened"} != expected:
+        raise WireError(f"transitions arrays {sorted(a)} do not match this task's {sorted(expected)}"
+                        f" (+ optional intervened)")
     n = len(a["reward"])
     if not 1 <= n <= max_steps:
         raise WireError(f"batch of {n} steps (allowed 1..{max_steps})")
     fixed = {"action": ((n, layout.act_dim), np.float32), "reward": ((n,), np.float32),
-             "terminated": ((n,), np.bool_), "truncated": ((n,), np.bool_)}
+             "terminated": ((n,), np.bool_), "truncated": ((n,), np.bool_),
+             **({"intervened": ((n,), np.bool_)} if "intervened" in a else {})}
     for name, (shape, dtype) in fixed.items():
         if a[name].shape != shape or a[name].dtype != dtype:
             raise WireError(f"{name}: got {a[name].dtype}{a[name].shape}, expected {np.dtype(dtype)}{shape}")
@@ -100,8 +107,9 @@ def check_batch(msg: Message, layout: Layout, max_steps: int = 100_000) -> int:
     return n
 
 
-def add_to_replay(buffer: ReplayBuffer, msg: Message) -> int:
-    """Add a checked batch to the replay buffer; returns the number of transitions added.
+def add_to_replay(buffer: ReplayBuffer, msg: Message, demo: ReplayBuffer | None = None) -> int:
+    """Add a checked batch to the replay buffer (and its intervened steps to `demo` too); returns the
+    number of transitions added.
 
     The chain of stored observations is cut at the end of every batch (passed as `truncated` to the
     buffer, which only moves its write pointer): batches of different actors interleave in the buffer.
@@ -114,6 +122,10 @@ def add_to_replay(buffer: ReplayBuffer, msg: Message) -> int:
         obs = {k: a[f"obs/{k}"][i] for k in keys}
         j = finals.get(i)
         nxt = {k: a[f"final_obs/{k}"][j] for k in keys} if j is not None else {k: a[f"obs/{k}"][i + 1] for k in keys}
-        buffer.add(obs, a["action"][i], float(a["reward"][i]), nxt, bool(a["terminated"][i]),
-                   bool(a["truncated"][i]) or j is not None)
+        args = (obs, a["action"][i], float(a["reward"][i]), nxt, bool(a["terminated"][i]),
+                bool(a["truncated"][i]) or j is not None)
+        buffer.add(*args)
+        if demo is not None and "intervened" in a and a["intervened"][i]:
+            # the demo buffer's chain of observations is cut where the person lets go
+            demo.add(*args[:-1], args[-1] or i == n - 1 or not a["intervened"][i + 1])
     return n

@@ -31,7 +31,7 @@ from tqdm import tqdm
 from zmq.utils.monitor import recv_monitor_message
 
 from roboloop.checkpoint import CheckpointError, check_spec, load_checkpoint, save_checkpoint
-from roboloop.config import TrainConfig, from_dict, to_dict
+from roboloop.config import TrainConfig, to_dict
 from roboloop.envs import env_spec, make_env, obs_layout
 from roboloop.policies.evaluate import EvalResult, evaluate
 from roboloop.policies.replay import ReplayBuffer, concat_batches, to_torch
@@ -75,7 +75,7 @@ class Learner:
 
     def __init__(self, cfg: TrainConfig, run_dir: str | Path, bind: str, keys: str | Path | None = None,
                  insecure: bool = False, resume: bool = False, progress: bool = True,
-                 log: Callable[[str], None] = print):
+                 log: Callable[[str], None] = print, init: str | Path | None = None):
         check_endpoint(bind, keys, insecure)
         self.cfg, self.run_dir, self.progress, self.log = cfg, Path(run_dir), progress, log
         self.tcfg = cfg.transport
@@ -93,7 +93,8 @@ class Learner:
         self.agent = build_agent(cfg, self.eval_env)
         self.online = ReplayBuffer(shapes, dtypes, act_dim, cfg.replay_capacity)
         max_len = self.spec["max_episode_steps"] or 1_000
-        self.demo = ReplayBuffer(shapes, dtypes, act_dim, cfg.demos * (max_len + 2) + 2) if cfg.demos > 0 else None
+        # RLPD demo buffer: scripted demos, and every step a person drove (batches flag them `intervened`)
+        self.demo = ReplayBuffer(shapes, dtypes, act_dim, cfg.demos * (max_len + 2) + cfg.replay_capacity + 2)
         self.received = self.updates = self.version = self.rejected = self.episodes = self.refused = 0
         self._refused_logged = -1e9
         self.evals: list[tuple[int, float]] = []
@@ -104,6 +105,8 @@ class Learner:
         self.store = TransitionStore(self.run_dir / STORE_FILE, fsync=self.tcfg.fsync, log=log)
         if resume:
             self._resume()
+        elif init is not None:
+            self._init_from(init)
         elif self.store.records:
             raise ValueError(f"{self.run_dir} already holds {self.store.records} stored batches; continue it with "
                              f"`roboloop learn --resume {self.run_dir}` or choose a new --out")
@@ -129,6 +132,14 @@ class Learner:
         self.run_id = uuid.uuid4().hex[:8]
 
     # ---------------------------------------------------------------------------------- resume
+    def _init_from(self, path: str | Path) -> None:
+        """Start from a trained agent (fine-tuning a sim-trained policy on the robot): its networks,
+        temperature and optimizer state; the replay starts empty."""
+        ckpt = load_checkpoint(path, load_replay=False)
+        check_spec(ckpt.meta["env_spec"], self.spec)
+        _load_agent_state(self.agent, ckpt.model, ckpt.path)
+        self.log(f"networks from {ckpt.path} (fine-tuning)")
+
     def _resume(self) -> None:
         ckpt_path = self.run_dir / "checkpoint"
         if ckpt_path.exists():
@@ -140,7 +151,7 @@ class Learner:
             self.evals = [tuple(e) for e in ckpt.meta.get("evals", [])]
         for payload in self.store:
             msg = decode(record_to_frames(payload))
-            self.received += add_to_replay(self.online, msg)
+            self.received += add_to_replay(self.online, msg, self.demo)
             self.seen[msg.meta["actor"]].add(msg.meta["seq"])
         self.log(f"resumed {self.run_dir}: {self.received} stored transitions in {self.store.records} batches, "
                  f"{self.updates} updates, weights version {self.version}"
@@ -202,14 +213,14 @@ class Learner:
             self._send(identity, Message("pong", {"version": self.version, "run": self.run_id}))
         elif msg.type == "transitions":
             try:
-                n = check_batch(msg, self.layout)
+                check_batch(msg, self.layout)
             except WireError as e:
                 return self._reject(identity, f"transitions from {actor} refused: {e}", msg.meta.get("seq"))
             seq = msg.meta["seq"]
             if seq not in self.seen[actor]:   # a resend of a stored batch is only acknowledged again
                 self.store.append(frames_to_record(frames))
                 self.seen[actor].add(seq)
-                self.received += add_to_replay(self.online, msg)
+                self.received += add_to_replay(self.online, msg, self.demo)
                 for ep in msg.meta.get("episodes") or []:
                     self.episodes += 1
                     if isinstance(ep, dict) and tb is not None:
@@ -262,7 +273,7 @@ class Learner:
     # -------------------------------------------------------------------------------- learning
     def _sample(self) -> dict:
         bs = self.cfg.sac.batch_size
-        if self.demo is None:
+        if self.demo.num_added == 0:
             return to_torch(self.online.sample(bs, self.rng))
         return to_torch(concat_batches(self.online.sample(bs - bs // 2, self.rng), self.demo.sample(bs // 2, self.rng)))
 
@@ -283,7 +294,7 @@ class Learner:
         cfg = self.cfg
         from torch.utils.tensorboard import SummaryWriter
         tb = SummaryWriter(str(self.run_dir / "tb"))
-        if self.demo is not None:
+        if cfg.demos > 0:
             collect_demos(cfg, self.demo, cfg.demos, self.log, self.progress)
         self.log(f"learner for {cfg.task} listening on {self.endpoint} "
                  f"({'CURVE' if self.auth else 'plain TCP'}); store {self.store.path}")

@@ -62,10 +62,13 @@ def test_launcher_reads_the_installed_package(colcon_install, monkeypatch):
 
 
 @pytest.mark.parametrize("name,args,nodes", [
-    ("sim.launch.xml", {}, ["sim_robot"]),
-    ("robot.launch.xml", {"use_joy_node": "false"}, ["robot_driver", "front_camera", "wrist_camera"]),
-    ("robot.launch.xml", {"use_joy_node": "false", "use_wrist_camera": "false"}, ["robot_driver", "front_camera"]),
-    ("teleop.launch.xml", {}, []),
+    ("sim.launch.xml", {}, ["sim_robot", "teleop", "safety", "actor"]),
+    ("sim.launch.xml", {"scripted_person": "true"}, ["sim_robot", "scripted_person", "teleop", "safety", "actor"]),
+    ("robot.launch.xml", {"use_joy_node": "false"},
+     ["robot_driver", "front_camera", "wrist_camera", "teleop", "safety", "actor"]),
+    ("robot.launch.xml", {"use_joy_node": "false", "use_wrist_camera": "false", "use_pygame_pad": "true"},
+     ["robot_driver", "front_camera", "joy_node", "teleop", "safety", "actor"]),
+    ("teleop.launch.xml", {}, ["teleop"]),
 ])
 def test_all_launch_files_parse(name, args, nodes):
     desc = load(name, args)
@@ -73,16 +76,16 @@ def test_all_launch_files_parse(name, args, nodes):
     Launcher(desc).stop()  # every executable resolves
 
 
-def test_pending_nodes_are_parsed_and_named_when_missing():
-    desc = load("sim.launch.xml", {"with_pending_nodes": "true", "checkpoint": "runs/x/checkpoint",
-                                   "learner": "tcp://10.0.0.2:5555", "gamepad": "xbox"})
+def test_launch_arguments_reach_the_nodes():
+    desc = load("sim.launch.xml", {"checkpoint": "runs/x/checkpoint", "learner": "tcp://10.0.0.2:5555",
+                                   "gamepad": "playstation", "env": "variant=heavy_cube"})
     by_name = {n.label: n for n in desc.nodes}
-    assert set(by_name) == {"sim_robot", "teleop", "safety", "actor"}
     assert ("value", ("learner_address", "tcp://10.0.0.2:5555")) in by_name["actor"].params
-    assert ("value", ("gamepad", "xbox")) in by_name["teleop"].params
+    assert ("value", ("checkpoint", "runs/x/checkpoint")) in by_name["actor"].params
+    assert ("value", ("pad", "playstation")) in by_name["teleop"].params
+    assert ("value", ("env", "variant=heavy_cube")) in by_name["sim_robot"].params
     assert ("cmd_vel", "actor/cmd_vel") in by_name["actor"].remaps
-    with pytest.raises(LaunchError, match=r"teleop.launch.xml:\d+: node teleop: no executable 'teleop_node'"):
-        Launcher(desc)
+    assert ("cmd_out", "cmd_vel") in by_name["safety"].remaps
 
 
 def write(tmp_path, body: str, name="t.launch.xml") -> Path:

@@ -28,7 +28,8 @@ def test_launch_sim_robot_over_dds(ros_node, spawn):
         ros_node.create_subscription(Bool, "/success", got["success"].append, 10),
     ]
     cmd = ros_node.create_publisher(TwistStamped, "/cmd_vel", 10)
-    launcher = spawn(PY, "-m", "roboloop.cli", "launch", "sim.launch.xml", "control_hz:=20.0")
+    launcher = spawn(PY, "-m", "roboloop.cli", "launch", "sim.launch.xml", "control_hz:=20.0",
+                     "task:=roboloop/PickCube-v0", "actor:=false")
 
     wait_for(lambda: len(got["joints"]) >= 5 and got["front"] and got["wrist"], 60,
              f"joint states and images from sim_robot; launcher output:\n{launcher.output}")

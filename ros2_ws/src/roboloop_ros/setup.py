@@ -6,7 +6,8 @@ from setuptools import setup
 
 PACKAGE = "roboloop_ros"
 # Entry-point name == module name, so `roboloop launch` can also run a node as `python -m roboloop_ros.<exec>`.
-NODES = ["sim_robot_node", "camera_node", "robot_driver_node"]
+NODES = ["sim_robot_node", "camera_node", "robot_driver_node", "safety_node", "teleop_node", "joy_node",
+         "scripted_person_node", "actor_node"]
 
 setup(
     name=PACKAGE,
@@ -22,7 +23,7 @@ setup(
     zip_safe=True,
     maintainer="roboloop maintainers",
     maintainer_email="roboloop@example.com",
-    description="Thin ROS 2 nodes of roboloop (sim robot, cameras, robot drivers)",
+    description="Thin ROS 2 nodes of roboloop (sim robot, cameras, robot drivers, safety, teleop, actor)",
     license="Apache-2.0",
     entry_points={"console_scripts": [f"{n} = {PACKAGE}.{n}:main" for n in NODES]},
 )

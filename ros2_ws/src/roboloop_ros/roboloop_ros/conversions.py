@@ -67,3 +67,15 @@ def diagnostics_msg(stamp: Time, name: str, hardware_id: str, level: str, messag
 
 def stamp_seconds(stamp: Time) -> float:
     return stamp.sec + stamp.nanosec * 1e-9
+
+
+def parse_env_option(text: str) -> dict:
+    """"variant=latency,control_hz=20" -> {"variant": "latency", "control_hz": 20} (YAML scalars)."""
+    import yaml
+    out = {}
+    for item in filter(None, (t.strip() for t in text.split(","))):
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"env option {item!r} is not key=value")
+        out[key.strip()] = yaml.safe_load(value)
+    return out

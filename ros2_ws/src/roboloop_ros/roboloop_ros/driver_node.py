@@ -15,6 +15,7 @@ Subclasses create `self.robot` and implement `step()` (called every 1 / control_
 from __future__ import annotations
 
 import time
+from collections import deque
 
 import numpy as np
 from diagnostic_msgs.msg import DiagnosticArray
@@ -37,9 +38,11 @@ class DriverNode(Node):
         self.robot, self.hardware_id = robot, hardware_id
         self.frame_id = p["frame_id"]
         self.command_timeout, self.max_command_age = p["command_timeout"], p["max_command_age"]
-        self.period = 1.0 / p["control_hz"]
+        # real_time_factor (sim robots only) runs the same control period of sim time faster in wall time
+        self.period = 1.0 / (p["control_hz"] * p.get("real_time_factor", 1.0))
         self.last_command = -np.inf  # monotonic s
         self.refused = self.deadline_misses = self.ticks = 0
+        self.command_ages: deque[float] = deque(maxlen=10_000)   # s, of the most recent stamped commands
         self.last_fault = ""
         self.pub_pose = self.create_publisher(PoseStamped, "ee_pose", 10)
         self.pub_diag = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
@@ -56,6 +59,10 @@ class DriverNode(Node):
         if t > 0 and age > self.max_command_age:
             self.refuse(f"stale {what}: {age:.3f} s old (max_command_age {self.max_command_age} s)")
             return False
+        if t > 0:
+            # The actor stamps a command with the time its observation arrived: this is the
+            # observation-to-command latency through the graph (actor, safety, DDS hops).
+            self.command_ages.append(age)
         return True
 
     def refuse(self, why: str) -> None:
@@ -111,8 +118,12 @@ class DriverNode(Node):
         raise NotImplementedError
 
     def diagnostic_values(self) -> dict:
+        ages = np.asarray(self.command_ages) * 1e3
+        latency = {"command_latency_p50_ms": round(float(np.percentile(ages, 50)), 3),
+                   "command_latency_p99_ms": round(float(np.percentile(ages, 99)), 3),
+                   "command_latency_n": len(ages)} if len(ages) else {}
         return {"ticks": self.ticks, "deadline_misses": self.deadline_misses,
-                "refused_commands": self.refused, "last_fault": self.last_fault}
+                "refused_commands": self.refused, "last_fault": self.last_fault, **latency}
 
     def publish_diagnostics(self, level: str | None = None, message: str | None = None) -> None:
         if level is None:

@@ -3,7 +3,8 @@
 The command topics, ee_pose and /diagnostics are DriverNode's (see driver_node.py). Adds:
   joint_states          sensor_msgs/JointState      every tick
   <camera>/image_raw    sensor_msgs/Image rgb8      sensor-data QoS, frame `<camera>_camera`
-  observation/state     std_msgs/Float32MultiArray  the task's state observation (`roboloop tasks`)
+  observation/state     std_msgs/Float32MultiArray  the task's state observation (`roboloop tasks`),
+                                                    published last in each tick
   success               std_msgs/Bool               the task's success flag, every tick
   reset (service)       std_srvs/Trigger            new episode (cube re-sampled), arm home, stopped
 The physics is the `task` parameter's env, so issue 3's reality-gap task ids are other robots.
@@ -16,7 +17,7 @@ from std_msgs.msg import Bool, Float32MultiArray
 from std_srvs.srv import Trigger
 
 from roboloop.hardware.sim_robot import SimRobotDriver
-from roboloop_ros.conversions import image_msg, joint_state_msg
+from roboloop_ros.conversions import image_msg, joint_state_msg, parse_env_option
 from roboloop_ros.driver_node import COMMAND_PARAMS, DriverNode
 from roboloop_ros.node_main import declare_params, run_node
 
@@ -26,12 +27,15 @@ class SimRobotNode(DriverNode):
         super().__init__("sim_robot")
         p = declare_params(self, {
             "task": "roboloop/PickCube-v0", "seed": 0, **COMMAND_PARAMS,
+            "env": "",                 # task options, "key=value,key=value" (e.g. variant=latency for PickCubeGap)
+            "real_time_factor": 1.0,   # >1: faster than real time (tests, demos)
             "cameras": ["front", "wrist"], "image_width": 128, "image_height": 128,
             "camera_every": 1,  # render the cameras every N ticks
         })
         self.cameras, self.size = p["cameras"], (p["image_width"], p["image_height"])
         self.camera_every = max(1, p["camera_every"])
-        robot = SimRobotDriver(p["task"], {"control_hz": p["control_hz"]}, seed=p["seed"])
+        robot = SimRobotDriver(p["task"], {**parse_env_option(p["env"]), "control_hz": p["control_hz"]},
+                               seed=p["seed"])
         self.pub_joints = self.create_publisher(JointState, "joint_states", 10)
         self.pub_state = self.create_publisher(Float32MultiArray, "observation/state", 10)
         self.pub_success = self.create_publisher(Bool, "success", 10)
@@ -50,12 +54,13 @@ class SimRobotNode(DriverNode):
         self.robot.tick()
         now = self.get_clock().now().to_msg()
         s = self.robot.read_state()
-        self.pub_joints.publish(joint_state_msg(s.joint_names, s.joint_positions, s.joint_velocities, now))
-        self.pub_state.publish(Float32MultiArray(data=[float(x) for x in self.robot.observation["state"]]))
-        self.pub_success.publish(Bool(data=self.robot.success))
+        # observation/state goes last: an actor may treat it as "this tick's observation is complete"
         if self.ticks % self.camera_every == 0:
             for cam, pub in self.pub_images.items():
                 pub.publish(image_msg(self.robot.render(cam, *self.size), now, f"{cam}_camera"))
+        self.pub_joints.publish(joint_state_msg(s.joint_names, s.joint_positions, s.joint_velocities, now))
+        self.pub_success.publish(Bool(data=self.robot.success))
+        self.pub_state.publish(Float32MultiArray(data=[float(x) for x in self.robot.observation["state"]]))
 
     def diagnostic_values(self) -> dict:
         return {**super().diagnostic_values(), "success": self.robot.success, "episode_steps": self.robot.steps}

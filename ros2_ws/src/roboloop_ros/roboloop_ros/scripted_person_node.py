@@ -1,0 +1,72 @@
+"""scripted_person_node: a stand-in for the person at the pad, for the sim demo and tests.
+
+It plugs an SDL virtual gamepad into this process, moves its sticks and buttons the way the scripted
+PickCube expert would, and publishes what roboloop's real pygame reader reads from it (so the whole
+path pad -> Joy -> teleop_node -> actor is the one a real pad takes). The person only sees the robot's
+topics: the expert acts on `observation/state`. They take over (hold the deadman) when the policy has
+had `patience` steps of an episode without lifting the cube, and drive to the end of that episode.
+
+Subscribes: observation/state (std_msgs/Float32MultiArray), actor/episode_step (std_msgs/Int32)
+Publishes:  joy (sensor_msgs/Joy), as joy_node does
+"""
+from __future__ import annotations
+
+import numpy as np
+from std_msgs.msg import Float32MultiArray, Int32
+
+from roboloop.hardware.gamepad.joy import load_map
+from roboloop.hardware.gamepad.virtual import VirtualGamepad, drive_pad
+from roboloop.sim.experts import expert_from_state
+from roboloop.sim.robot import TABLE_Z
+from roboloop_ros.joy_node import JoyNode
+from roboloop_ros.node_main import declare_params, run_node
+
+
+class ScriptedPersonNode(JoyNode):
+    def __init__(self):
+        # The virtual pad must exist before JoyNode opens pad 0.
+        self.virtual = VirtualGamepad()
+        super().__init__("scripted_person")
+        p = declare_params(self, {"pad": "xbox", "patience": 20, "lift_threshold": 0.04, "cube_half": 0.02,
+                                  "max_delta_pos": 0.02, "max_delta_yaw": 0.2, "use_yaw": False})
+        self.map = load_map(p["pad"])
+        self.patience, self.lift_threshold, self.cube_half = p["patience"], p["lift_threshold"], p["cube_half"]
+        self.expert, self.view = expert_from_state(p["max_delta_pos"], p["max_delta_yaw"], p["use_yaw"])
+        self.t = -1
+        self.action: np.ndarray | None = None
+        self.create_subscription(Float32MultiArray, "observation/state", self.on_state, 10)
+        self.create_subscription(Int32, "actor/episode_step", self.on_step, 10)
+
+    def on_state(self, msg: Float32MultiArray) -> None:
+        try:
+            self.view.update(np.asarray(msg.data, dtype=float))
+        except ValueError as e:
+            self.get_logger().warning(f"observation/state: {e}", throttle_duration_sec=5.0)
+            return
+        # One expert decision per robot tick (its grasp timing counts ticks); the pad holds it until the next.
+        self.action = self.expert.act()
+
+    def on_step(self, msg: Int32) -> None:
+        if msg.data < self.t or msg.data == 0:
+            self.expert.reset()   # a new episode
+        self.t = msg.data
+
+    def wants_control(self) -> bool:
+        lift = self.view.cube_pos()[2] - (TABLE_Z + self.cube_half)   # the cube above its resting height
+        return self.t >= self.patience and lift < self.lift_threshold
+
+    def tick(self) -> None:
+        if self.action is not None:
+            drive_pad(self.virtual, self.action, self.map, deadman=self.wants_control())
+        super().tick()
+
+    def close(self) -> None:
+        self.virtual.unplug()
+
+
+def main(args: list[str] | None = None) -> int:
+    return run_node(ScriptedPersonNode, args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
