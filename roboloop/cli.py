@@ -1,4 +1,4 @@
-"""`roboloop` command line: train, eval, tasks, launch."""
+"""`roboloop` command line: train, eval, teleop, record, mcap2demos, tasks, launch."""
 from __future__ import annotations
 
 import argparse
@@ -176,7 +176,15 @@ def _cmd_record(args: argparse.Namespace) -> int:
     if args.command == "teleop":
         drive(args.task, args.input, args.episodes, **common)
     else:
-        record(args.out, args.task, args.input, args.episodes, **common)
+        record(args.out, args.task, args.input, args.episodes, fmt=args.format, **common)
+    return 0
+
+
+def _cmd_mcap2demos(args: argparse.Namespace) -> int:
+    from roboloop.mcap_log import mcap_to_demos
+    path, episodes = mcap_to_demos(args.input, args.output)
+    steps = sum(len(e.actions) for e in episodes)
+    print(f"converted {len(episodes)} episodes ({steps} steps) from {args.input} to {path}")
     return 0
 
 
@@ -237,7 +245,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.set_defaults(func=_cmd_eval)
 
     for name, helptext in (("teleop", "drive a sim task from a gamepad or the keyboard (live camera view)"),
-                           ("record", "record demonstrations to a dataset file (.npz) for `train --demos FILE`")):
+                           ("record", "record demonstrations to a file: .npz for `train --demos FILE`, or .mcap")):
         r = sub.add_parser(name, help=helptext)
         r.add_argument("--task", default="PickCube")
         r.add_argument("--input", default="gamepad", choices=["gamepad", "keyboard", "evdev", "expert"],
@@ -247,8 +255,17 @@ def build_parser() -> argparse.ArgumentParser:
         r.add_argument("--seed", type=int, default=0)
         r.add_argument("--no-view", action="store_true", help="no camera window (none is shown when headless anyway)")
         if name == "record":
-            r.add_argument("--out", required=True, help="dataset file to write (.npz)")
+            r.add_argument("--out", required=True,
+                           help="file to write: .npz dataset, or .mcap (ROS 2 messages, see `mcap2demos`)")
+            r.add_argument("--format", choices=["npz", "mcap"],
+                           help="output format (default: from the --out suffix)")
         r.set_defaults(func=_cmd_record)
+
+    m = sub.add_parser("mcap2demos",
+                       help="convert an MCAP recording to a demo dataset (.npz) for `train --demos`")
+    m.add_argument("input", metavar="IN.mcap", help="MCAP file from `roboloop record --format mcap`")
+    m.add_argument("output", metavar="OUT.npz", help="demo dataset file to write")
+    m.set_defaults(func=_cmd_mcap2demos)
 
     la = sub.add_parser("launch", help="start ROS 2 nodes from a launch XML file (like `ros2 launch`)")
     la.add_argument("file", help="launch file path, or a name in roboloop_ros/launch (sim.launch.xml)")

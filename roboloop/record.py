@@ -91,10 +91,29 @@ def drive(task: str, source: str, episodes: int, seed: int = 0, env_kwargs: dict
     return recorded, spec
 
 
-def record(out: str, task: str, source: str, episodes: int, **kwargs) -> str:
+def record(out: str, task: str, source: str, episodes: int, fmt: str | None = None, **kwargs) -> str:
+    """Drive `episodes` episodes and save them: fmt 'npz' (the demo dataset) or 'mcap' (ROS 2 messages,
+    see roboloop.mcap_log); by default from the suffix of `out` (.mcap, else npz)."""
+    fmt = output_format(out, fmt)
     eps, spec = drive(task, source, episodes, **kwargs)
-    path = save_demos(out, eps, spec)
+    if fmt == "mcap":
+        from roboloop.mcap_log import save_mcap
+        path = save_mcap(out, eps, spec)
+    else:
+        path = save_demos(out, eps, spec)
     rate = np.mean([e.success for e in eps])
     kwargs.get("log", print)(f"saved {len(eps)} episodes ({sum(len(e.actions) for e in eps)} steps, "
                              f"success {rate:.0%}) to {path}")
     return str(path)
+
+
+def output_format(out: str, fmt: str | None) -> str:
+    """'npz' or 'mcap' for the file `out`; a --format that contradicts the suffix is an error."""
+    suffix = os.path.splitext(out)[1].lower()
+    if fmt is None:
+        return "mcap" if suffix == ".mcap" else "npz"
+    if fmt not in ("npz", "mcap"):
+        raise ValueError(f"unknown format {fmt!r} (npz or mcap)")
+    if suffix in (".npz", ".mcap") and suffix != "." + fmt:
+        raise ValueError(f"--format {fmt} but the output file {out} ends in {suffix}")
+    return fmt
