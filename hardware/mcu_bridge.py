@@ -9,6 +9,7 @@ non-finite or out-of-range action all raise MCUError, and the caller stops the r
 """
 from __future__ import annotations
 
+import socket
 import struct
 import time
 from dataclasses import dataclass
@@ -62,6 +63,9 @@ class MCUBridge:
             self.port = serial.serial_for_url(url, baudrate=baudrate, timeout=timeout_s)
         except (serial.SerialException, OSError, ValueError) as e:
             raise MCUError(f"cannot open {url}: {e}") from None
+        sock = getattr(self.port, "_socket", None)
+        if sock is not None:  # socket:// (QEMU, ser2net): send each request at once, not after Nagle's delay
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.url, self.timeout_s, self.retries = url, timeout_s, retries
         self.seq = 0
         self.info: MCUInfo | None = None

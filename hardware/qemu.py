@@ -39,7 +39,7 @@ class QemuBoard:
     def __enter__(self) -> str:
         port = _free_port()
         cmd = [self.qemu, "-M", self.board, "-nographic", "-monitor", "none", "-kernel", str(self.elf),
-               "-serial", f"tcp:127.0.0.1:{port},server=on,wait=off"]
+               "-serial", f"tcp:127.0.0.1:{port},server=on,wait=off,nodelay=on"]
         if self.icount:
             cmd += ["-icount", "shift=0"]
         self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
