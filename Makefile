@@ -45,6 +45,7 @@ test-fast: $(STAMP)
 bench: $(STAMP)
 	$(PY) benchmarks/learner_throughput.py
 	$(PY) benchmarks/sample_efficiency.py
+	$(PY) benchmarks/export_report.py
 
 clean:
 	rm -rf $(VENV) runs
