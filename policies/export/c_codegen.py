@@ -102,13 +102,6 @@ def quantize_dense(layer: Dense) -> QuantDense:
     return QuantDense(words, scale.astype(np.float32), layer.b.astype(np.float32), layer.n_in, q_max, layer.relu)
 
 
-def dequantized(qd: QuantDense) -> np.ndarray:
-    """(out, in) float64 weights the int8 layer really applies (for error analysis)."""
-    b = np.stack([(qd.words >> s) & 0xFF for s in (0, 8, 16, 24)], axis=-1).astype(np.uint8).view(np.int8)
-    q = b[..., [0, 2, 1, 3]].reshape(qd.words.shape[0], -1)[:, : qd.n_in]
-    return q.astype(np.float64) * qd.w_scale[:, None]
-
-
 # ------------------------------------------------------------------------------------------ C emission
 def _hexf(v: float) -> str:
     """Exact C99 hex-float literal of a float32 value."""

@@ -108,12 +108,12 @@ class OnnxExport:
 
 
 def actor_from_checkpoint(source: str | Path | Checkpoint):
-    """(agent, env, meta) for a checkpoint folder: the agent rebuilt on its own task's env spec."""
+    """(agent, env, checkpoint) for a checkpoint folder: the agent rebuilt on its own task's env spec."""
     from roboloop.envs import make_env
     from roboloop.policies.train_loop import load_agent
     ckpt = source if isinstance(source, Checkpoint) else load_checkpoint(source, load_replay=False)
     env = make_env(ckpt.meta["config"]["task"], ckpt.meta["config"].get("env", {}))
-    agent, _, meta = load_agent(ckpt, env)
+    agent, _, _ = load_agent(ckpt, env)
     agent.eval()
     return agent, env, ckpt
 
