@@ -12,7 +12,7 @@ $(STAMP): pyproject.toml constraints.txt | toolchain
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	# constraints.txt pins torch to the CPU build so nothing pulls CUDA wheels.
-	$(PY) -m pip install --quiet -c constraints.txt -e ".[dev,bench]"
+	$(PY) -m pip install --quiet -c constraints.txt -e ".[dev,bench,ros]"
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -46,6 +46,8 @@ bench: $(STAMP)
 	$(PY) benchmarks/learner_throughput.py
 	$(PY) benchmarks/sample_efficiency.py
 	$(PY) benchmarks/export_report.py
+	$(PY) benchmarks/sim2real_gap.py
+	$(PY) benchmarks/hil_finetune.py
 
 clean:
 	rm -rf $(VENV) runs

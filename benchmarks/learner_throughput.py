@@ -1,8 +1,11 @@
 """Learner throughput: roboloop SAC gradient updates/s vs stable-baselines3 SAC, side by side.
 
 Same problem for both: PickCube (state) sizes (13-dim observation, 4-dim action), 256x256 networks,
-batch 256, 2 critics, replay sampling included in the timing, torch threads = CPU cores. Rounds
-alternate between the two so machine load affects both alike; the medians are compared.
+batch 256, 2 critics, replay sampling included in the timing, torch threads = CPU cores. roboloop's
+default compiles each update step (SACConfig.compile); its one-off compile time is printed at warm-up
+and left out of the rates, and the eager variant is measured too. Rounds alternate between the
+learners so machine load affects all alike; each round's rate is divided by the same round's SB3 rate
+and the median of those ratios is reported.
 
     python benchmarks/learner_throughput.py [--rounds 5] [--updates 300]
 """
@@ -54,8 +57,9 @@ def make_sb3(data):
     return lambda n: model.train(gradient_steps=n, batch_size=BATCH)
 
 
-def make_roboloop(data, layer_norm: bool):
-    cfg = SACConfig(hidden_dims=(256, 256), num_critics=2, batch_size=BATCH, critic_layer_norm=layer_norm)
+def make_roboloop(data, layer_norm: bool = True, compile: bool = True):
+    cfg = SACConfig(hidden_dims=(256, 256), num_critics=2, batch_size=BATCH, critic_layer_norm=layer_norm,
+                    compile=compile)
     agent = SAC({"state": (OBS_DIM,)}, ACT_DIM, cfg)
     buf = ReplayBuffer({"state": (OBS_DIM,)}, {"state": np.float32}, ACT_DIM, FILL + 10)
     obs, act, rew, done = data
@@ -78,25 +82,28 @@ def main() -> None:
     data = random_transitions(np.random.default_rng(0))
     runners = {
         "stable-baselines3 SAC": make_sb3(data),
-        "roboloop SAC (LayerNorm critics, default)": make_roboloop(data, layer_norm=True),
+        "roboloop SAC (default: LayerNorm critics, compiled)": make_roboloop(data),
         "roboloop SAC (no LayerNorm, same nets as SB3)": make_roboloop(data, layer_norm=False),
+        "roboloop SAC (eager, sac.compile=false)": make_roboloop(data, compile=False),
     }
-    for run in runners.values():
-        run(20)  # warm-up: allocator, first-call overheads
+    for name, run in runners.items():
+        t = time.perf_counter()
+        run(20)  # warm-up: allocator, first-call overheads, and the one-off torch.compile
+        print(f"warm-up {name}: {time.perf_counter() - t:.1f} s", flush=True)
     rates: dict[str, list[float]] = {k: [] for k in runners}
     for r in range(args.rounds):
         for name, run in runners.items():
             t = time.perf_counter()
             run(args.updates)
             rates[name].append(args.updates / (time.perf_counter() - t))
-        print(f"round {r + 1}/{args.rounds}: " + ", ".join(f"{k.split(' (')[0] + (' ' + k.split(' (')[1][:6] if '(' in k else '')}"
-                                                      f" {v[-1]:.0f}/s" for k, v in rates.items()), flush=True)
-    base = statistics.median(rates["stable-baselines3 SAC"])
+        print(f"round {r + 1}/{args.rounds} (updates/s, in the order below): "
+              + ", ".join(f"{v[-1]:.0f}" for v in rates.values()), flush=True)
+    base = rates["stable-baselines3 SAC"]
     print(f"\nlearner throughput, {torch.get_num_threads()} threads, batch {BATCH}, 256x256, 2 critics "
-          f"(median of {args.rounds} rounds x {args.updates} updates):")
+          f"({args.rounds} rounds x {args.updates} updates; ratio = median over rounds of the per-round ratio):")
     for name, v in rates.items():
-        m = statistics.median(v)
-        print(f"  {name:48s} {m:7.1f} updates/s   ratio vs SB3 {m / base:.2f}x")
+        ratio = statistics.median(x / b for x, b in zip(v, base))
+        print(f"  {name:52s} {statistics.median(v):7.1f} updates/s   ratio vs SB3 {ratio:.2f}x")
 
 
 if __name__ == "__main__":

@@ -109,21 +109,26 @@ class SquashedGaussianActor(nn.Module):
         log_std = LOG_STD_MIN + 0.5 * (LOG_STD_MAX - LOG_STD_MIN) * (torch.tanh(log_std) + 1.0)
         return mu, log_std
 
-    def sample(self, feat: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Reparameterized sample a = tanh(u), u ~ N(mu, sigma); returns (a (B, A), log pi(a|s) (B,))."""
+    def sample(self, feat: torch.Tensor, eps: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Reparameterized sample a = tanh(mu + sigma * eps); returns (a (B, A), log pi(a|s) (B,)).
+        eps: standard normal noise (B, A), drawn here when not given."""
         mu, log_std = self(feat)
-        eps = torch.randn_like(mu)
-        u = mu + log_std.exp() * eps
-        a = torch.tanh(u)
-        # log pi(a|s) = log N(u; mu, std) - sum log(1 - tanh(u)^2), with (u - mu) / std = eps and
-        # log(1 - tanh(u)^2) = 2 (log 2 - u - softplus(-2u)) (numerically stable form).
-        log_prob = (-0.5 * eps.square() - log_std - (u + F.softplus(-2.0 * u)) * -2.0).sum(-1)
-        return a, log_prob - a.shape[-1] * (0.5 * math.log(2 * math.pi) + 2.0 * math.log(2.0))
+        return tanh_gaussian_sample(mu, log_std, torch.randn_like(mu) if eps is None else eps)
 
     def deterministic(self, feat: torch.Tensor) -> torch.Tensor:
         """The mean action tanh(mu): what evaluation and export run."""
         mu, _ = self(feat)
         return torch.tanh(mu)
+
+
+def tanh_gaussian_sample(mu: torch.Tensor, log_std: torch.Tensor, eps: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """a = tanh(u), u = mu + exp(log_std) * eps; returns (a, log pi(a|s)), log-prob summed over the last dim."""
+    u = mu + log_std.exp() * eps
+    a = torch.tanh(u)
+    # log pi(a|s) = log N(u; mu, std) - sum log(1 - tanh(u)^2), with (u - mu) / std = eps and
+    # log(1 - tanh(u)^2) = 2 (log 2 - u - softplus(-2u)) (numerically stable form).
+    log_prob = (-0.5 * eps.square() - log_std - (u + F.softplus(-2.0 * u)) * -2.0).sum(-1)
+    return a, log_prob - a.shape[-1] * (0.5 * math.log(2 * math.pi) + 2.0 * math.log(2.0))
 
 
 class ConvEncoder(nn.Module):

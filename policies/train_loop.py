@@ -68,7 +68,7 @@ def collect_demos(cfg: TrainConfig, buffer: ReplayBuffer, episodes: int, log: Ca
     """Fill `buffer` with scripted-expert episodes (own env and seeds); returns their success rate."""
     from roboloop.sim import make_expert
 
-    env = make_env(cfg.task, cfg.env)
+    env = make_env(cfg.task, cfg.env, cfg.wrappers, training=False)
     expert = make_expert(env, noise=cfg.demo_noise, seed=cfg.seed + 7_919)
     successes = []
     for ep in tqdm(range(episodes), desc="scripted demos", leave=False, disable=not progress):
@@ -91,13 +91,19 @@ class Trainer:
     """One training run. `Trainer(cfg).run()` trains from scratch; `Trainer.resume(path)` continues."""
 
     def __init__(self, cfg: TrainConfig, run_dir: str | Path | None = None, progress: bool = True,
-                 log: Callable[[str], None] = print):
+                 log: Callable[[str], None] = print, teleop=None):
         self.cfg, self.progress, self.log = cfg, progress, log
         torch.set_num_threads(cfg.torch_threads or os.cpu_count() or 1)
         self.run_dir = Path(run_dir) if run_dir else Path(cfg.run_dir) / \
             f"{cfg.task}-s{cfg.seed}-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
-        self.env = make_env(cfg.task, cfg.env)
-        self.eval_env = make_env(cfg.task, cfg.env)
+        self.env = make_env(cfg.task, cfg.env, cfg.wrappers)
+        if teleop is None and cfg.teleop:
+            from roboloop.hardware.gamepad import make_teleop
+            teleop = make_teleop(cfg.teleop, self.env.action_space.shape[0], cfg.teleop_pad)
+        if teleop is not None:  # outermost: the person's action replaces the policy's before anything else
+            from roboloop.wrappers.intervention import InterventionWrapper
+            self.env = InterventionWrapper(self.env, teleop)
+        self.eval_env = make_env(cfg.task, cfg.env, cfg.wrappers, training=False)
         self.spec = env_spec(self.env)
         shapes, dtypes, act_dim = obs_layout(self.env)
         torch.manual_seed(cfg.seed)
@@ -105,11 +111,20 @@ class Trainer:
         self.agent = build_agent(cfg, self.env)
         self.online = ReplayBuffer(shapes, dtypes, act_dim, cfg.replay_capacity)
         max_len = self.spec["max_episode_steps"] or 1_000
-        self.demo = ReplayBuffer(shapes, dtypes, act_dim, cfg.demos * (max_len + 2) + 2) if cfg.demos > 0 else None
+        self.demo_episodes = []
+        if cfg.demo_file:
+            from roboloop.dataset import load_demos
+            self.demo_episodes, meta = load_demos(cfg.demo_file)
+            check_spec(meta["env_spec"], self.spec)
+        # RLPD demo buffer: scripted demos + recorded ones + (with a person in the loop) interventions
+        demo_capacity = (cfg.demos * (max_len + 2) + sum(len(e.actions) + 1 for e in self.demo_episodes)
+                         + (cfg.replay_capacity if teleop is not None else 0))
+        self.demo = ReplayBuffer(shapes, dtypes, act_dim, demo_capacity + 2) if demo_capacity else None
         self.step = self.episode = self.updates = 0
         self.next_eval = cfg.eval_every if cfg.eval_every > 0 else None
         self.next_ckpt = cfg.checkpoint_every
         self.evals: list[tuple[int, float]] = []
+        self.intervention_rates: list[tuple[int, float]] = []  # (step, share of the episode a person drove)
         self._resumed_env_rng: dict | None = None
 
     # --------------------------------------------------------------------------------- resume
@@ -180,7 +195,12 @@ class Trainer:
         from torch.utils.tensorboard import SummaryWriter
         tb = SummaryWriter(str(self.run_dir / "tb"))
         if self.demo is not None and self.demo.num_added == 0:
-            collect_demos(cfg, self.demo, cfg.demos, self.log, self.progress)
+            if cfg.demos:
+                collect_demos(cfg, self.demo, cfg.demos, self.log, self.progress)
+            if self.demo_episodes:
+                from roboloop.dataset import add_to_buffer
+                n = add_to_buffer(self.demo_episodes, self.demo)
+                self.log(f"loaded {len(self.demo_episodes)} recorded demos ({n} transitions) from {cfg.demo_file}")
         if self._resumed_env_rng is None:
             obs, _ = self.env.reset(seed=cfg.seed)
         else:
@@ -199,6 +219,9 @@ class Trainer:
             else:
                 action = self.agent.act(obs)
             next_obs, reward, terminated, truncated, info = self.env.step(action)
+            if "intervention" in info:  # the person drove: learn their action, in both buffers (RLPD)
+                action = info["intervention"]
+                self.demo.add(obs, action, reward, next_obs, terminated, truncated)
             self.online.add(obs, action, reward, next_obs, terminated, truncated)
             obs = next_obs
             self.step += 1
@@ -226,13 +249,17 @@ class Trainer:
                 tb.add_scalar("train/episode_return", ep_return, self.step)
                 tb.add_scalar("train/episode_length", ep_len, self.step)
                 tb.add_scalar("train/success", float(recent[-1]), self.step)
+                if "intervention_rate" in info:
+                    self.intervention_rates.append((self.step, info["intervention_rate"]))
+                    tb.add_scalar("train/intervention_rate", info["intervention_rate"], self.step)
                 now = time.time()
                 if now - window_t > 1.0:
                     ups = (self.updates - window_updates) / (now - window_t)
                     window_t, window_updates = now, self.updates
                     tb.add_scalar("perf/updates_per_s", ups, self.step)
+                human = {"human": f"{info['intervention_rate']:.0%}"} if "intervention_rate" in info else {}
                 bar.set_postfix(eval=f"{last_eval.success_rate:.0%}" if last_eval else "-",
-                                train=f"{np.mean(recent):.0%}", ups=f"{ups:.0f}", refresh=False)
+                                train=f"{np.mean(recent):.0%}", ups=f"{ups:.0f}", **human, refresh=False)
                 ep_return, ep_len = 0.0, 0
                 if self.step >= self.next_ckpt:
                     self.next_ckpt += cfg.checkpoint_every

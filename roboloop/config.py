@@ -32,6 +32,9 @@ class TrainConfig:
     replay_capacity: int = 200_000
     demos: int = 0                      # scripted-expert demo episodes for RLPD (0 = plain SAC)
     demo_noise: float = 0.1             # Gaussian noise on the expert's actions, for diverse demos
+    demo_file: str = ""                 # recorded demos (.npz, `roboloop record`) for the demo buffer
+    teleop: str = ""                    # "", "gamepad", "keyboard" or "evdev": a person may intervene
+    teleop_pad: str = "xbox"            # pad map: xbox, playstation, logitech_f310, logitech_f710 or a YAML path
     eval_every: int = 2_000             # env steps between evaluations (0 = only at the end)
     eval_episodes: int = 20
     checkpoint_every: int = 10_000      # env steps between checkpoints (written at episode ends)
@@ -39,6 +42,7 @@ class TrainConfig:
     torch_threads: int = 0              # 0 = one per CPU core
     run_dir: str = "runs"               # runs go to <run_dir>/<task>-s<seed>-<time>
     env: dict[str, Any] = field(default_factory=dict)   # keyword arguments for the task (control_hz, ...)
+    wrappers: list[Any] = field(default_factory=list)   # sim-to-real wrapper stack (roboloop/wrappers/stack.py)
     sac: SACConfig = field(default_factory=SACConfig)
 
 
@@ -172,4 +176,10 @@ def build_train_config(task: str | None = None, config_file: str | None = None,
     data = deep_merge(data, {k: v for k, v in cli.items() if v is not None})
     for o in overrides or []:
         data = deep_merge(data, parse_override(o))
-    return from_dict(TrainConfig, data)
+    cfg = from_dict(TrainConfig, data)
+    from roboloop.wrappers import check_stack
+    try:
+        cfg.wrappers = check_stack(cfg.wrappers)
+    except ValueError as e:
+        raise ConfigError(str(e)) from None
+    return cfg

@@ -28,17 +28,29 @@ def resolve_task(name: str) -> str:
     raise ValueError(f"unknown task {name!r}; available: {', '.join(names)} (run `roboloop tasks`)")
 
 
-def make_env(task: str, env_kwargs: dict[str, Any] | None = None, **extra: Any) -> gym.Env:
+def make_env(task: str, env_kwargs: dict[str, Any] | None = None, wrappers: list | None = None,
+             training: bool = True, **extra: Any) -> gym.Env:
+    """The task, wrapped with the stack `wrappers` (roboloop.wrappers.stack; training=False leaves out
+    the perturbations meant for training only)."""
+    from roboloop.wrappers import build_wrappers
     try:
-        return gym.make(resolve_task(task), **(env_kwargs or {}), **extra)
+        env = gym.make(resolve_task(task), **(env_kwargs or {}), **extra)
     except TypeError as e:
         raise ValueError(f"bad env option for task {task!r}: {e}") from None
+    return build_wrappers(env, wrappers, training=training)
 
 
 def env_spec(env: gym.Env) -> dict[str, Any]:
-    """The task's spec (names, shapes, units, control rate) plus the episode limit."""
+    """The task's spec (names, shapes, units, control rate) plus the episode limit; with shaping
+    wrappers, the shapes the policy sees and the wrappers' types."""
+    from roboloop.wrappers import interface_wrappers
     spec = dict(env.unwrapped.task_spec())
     spec["max_episode_steps"] = env.spec.max_episode_steps if env.spec else None
+    shaping = interface_wrappers(env)
+    if shaping:
+        spec["wrappers"] = shaping
+        spec["observation"] = {k: {**v, "shape": list(env.observation_space[k].shape)}
+                               for k, v in spec["observation"].items()}
     return spec
 
 

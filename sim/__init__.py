@@ -1,7 +1,8 @@
 """roboloop.sim: MuJoCo arm model, Gymnasium tasks and scripted experts.
 
 Importing this package registers the Gymnasium ids ``roboloop/Reach-v0``,
-``roboloop/PickCube-v0`` and ``roboloop/PickCubeVision-v0``.
+``roboloop/PickCube-v0``, ``roboloop/PickCubeVision-v0`` and ``roboloop/PickCubeGap-v0`` (PickCube
+with reality-gap physics; ``variant=`` picks one, see ``tasks.GAP_VARIANTS``).
 """
 
 import os
@@ -14,18 +15,19 @@ import gymnasium as gym  # noqa: E402
 
 from .experts import make_expert  # noqa: E402
 from .robot import ArmSim  # noqa: E402
-from .tasks import ArmTaskEnv, PickCubeEnv, PickCubeVisionEnv, ReachEnv  # noqa: E402
+from .tasks import GAP_VARIANTS, ArmTaskEnv, PickCubeEnv, PickCubeGapEnv, PickCubeVisionEnv, ReachEnv  # noqa: E402
 
 # id -> (entry point, max_episode_steps). Limits give the scripted experts ample slack at 10 Hz.
 TASKS = {
     "roboloop/Reach-v0": ("roboloop.sim.tasks:ReachEnv", 30),
     "roboloop/PickCube-v0": ("roboloop.sim.tasks:PickCubeEnv", 50),
     "roboloop/PickCubeVision-v0": ("roboloop.sim.tasks:PickCubeVisionEnv", 50),
+    "roboloop/PickCubeGap-v0": ("roboloop.sim.tasks:PickCubeGapEnv", 50),
 }
 
 for _id, (_entry, _steps) in TASKS.items():
     if _id not in gym.registry:
         gym.register(id=_id, entry_point=_entry, max_episode_steps=_steps)
 
-__all__ = ["ArmSim", "ArmTaskEnv", "ReachEnv", "PickCubeEnv", "PickCubeVisionEnv", "make_expert",
-           "TASKS"]
+__all__ = ["ArmSim", "ArmTaskEnv", "ReachEnv", "PickCubeEnv", "PickCubeVisionEnv", "PickCubeGapEnv",
+           "GAP_VARIANTS", "make_expert", "TASKS"]

@@ -20,7 +20,6 @@ import numpy as np  # noqa: E402
 
 ARM_JOINTS = ("j1", "j2", "j3", "j4", "j5", "j6")
 TABLE_Z = 0.40  # m, height of the table top in world coordinates (see arm.xml)
-CUBE_HALF = 0.02  # m, half edge of the cube
 FINGER_MAX = 0.04  # m, per-finger travel; pad gap = 0.01 + 2 * q
 
 # Commanded EE targets are clipped to this box (world frame, metres): above the table, in
@@ -148,13 +147,17 @@ class ArmSim:
     def set_cube_pose(self, pos, yaw: float = 0.0) -> None:
         """Place the cube at world ``pos`` (x, y[, z]) m with yaw (rad) about z, at rest."""
         pos = np.asarray(pos, dtype=float)
-        z = TABLE_Z + CUBE_HALF if pos.shape[0] == 2 else pos[2]
+        z = TABLE_Z + self.cube_half() if pos.shape[0] == 2 else pos[2]
         q = self.data.qpos
         a = self._cube_qadr
         q[a : a + 3] = (pos[0], pos[1], z)
         q[a + 3 : a + 7] = (np.cos(yaw / 2), 0.0, 0.0, np.sin(yaw / 2))
         self.data.qvel[self._cube_dadr : self._cube_dadr + 6] = 0.0
         mujoco.mj_forward(self.model, self.data)
+
+    def cube_half(self) -> float:
+        """Half edge of the cube (m), read from the model: domain randomization may scale it."""
+        return float(self.model.geom_size[self.model.geom("cube").id][2])
 
     @property
     def arm_qpos(self) -> np.ndarray:

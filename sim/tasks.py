@@ -26,7 +26,7 @@ import mujoco  # noqa: E402
 import numpy as np  # noqa: E402
 from gymnasium import spaces  # noqa: E402
 
-from .robot import CUBE_HALF, TABLE_Z, ArmSim  # noqa: E402
+from .robot import TABLE_Z, ArmSim  # noqa: E402
 
 
 # Observation bounds by unit. Positions are world-frame metres (the floor is 3 m square),
@@ -167,6 +167,16 @@ class ArmTaskEnv(gym.Env):
             if r is not None:
                 r.close()
         self._cam_renderer = self._video_renderer = None
+
+    # ------------------------------------------------------------------ robot interface (safety wrapper)
+    def commanded_target(self) -> np.ndarray:
+        """Where the end effector is commanded to be (3,), m, world frame."""
+        return self.sim.target_pos.copy()
+
+    def set_gripper_force_limit(self, newtons: float) -> None:
+        """Cap the gripper servo's force (N); the squeeze of a closed gripper is at most this."""
+        act = self.sim.model.actuator("gripper").id
+        self.sim.model.actuator_forcerange[act] = (-float(newtons), float(newtons))
 
     # ------------------------------------------------------------------ helpers
     def _make_renderer(self, size: int) -> mujoco.Renderer:
@@ -312,7 +322,7 @@ class PickCubeEnv(ArmTaskEnv):
 
     def lift(self) -> float:
         """Cube height above its resting height on the table (m)."""
-        return float(self.sim.cube_pos()[2] - (TABLE_Z + CUBE_HALF))
+        return float(self.sim.cube_pos()[2] - (TABLE_Z + self.sim.cube_half()))
 
     def _evaluate(self):
         cube = self.sim.cube_pos()
@@ -348,3 +358,62 @@ class PickCubeVisionEnv(PickCubeEnv):
 
     def _state(self):
         return np.concatenate([self.sim.ee_pos(), [self.sim.ee_yaw(), self.sim.gripper_opening()]])
+
+
+# Reality-gap variants: hidden physics that differ from the nominal sim (the stand-in for a robot).
+GAP_VARIANTS = {
+    "heavy_cube": {"cube_mass": 4.0},
+    "low_friction": {"friction": 0.45},
+    "latency": {"action_delay": 2},
+    "shifted_camera": {"camera_shift": [0.03, -0.04, 0.02], "camera_fovy": 5.0},
+    "weak_servos": {"actuator_gain": 0.6},
+    "combined": {"cube_mass": 3.0, "friction": 0.6, "action_delay": 1, "camera_shift": [0.03, -0.04, 0.02],
+                 "camera_fovy": 5.0, "actuator_gain": 0.75},
+}
+
+
+class PickCubeGapEnv(PickCubeEnv):
+    """PickCube with a reality gap: same spaces and the same spec as PickCube (a PickCube checkpoint
+    runs on it unchanged), different hidden physics. `variant` is one of GAP_VARIANTS:
+
+    heavy_cube (cube 4x heavier), low_friction (cube and pads at 45% friction), latency (actions
+    applied 2 control steps late), shifted_camera (front camera moved by cm and zoomed out 5 deg),
+    weak_servos (arm servo gains at 60%), combined (a milder mix of all of them; the default, and what
+    the ROS 2 sim_robot runs).
+    """
+
+    def __init__(self, variant: str = "combined", **kwargs):
+        if variant not in GAP_VARIANTS:
+            raise ValueError(f"unknown reality-gap variant {variant!r}; choose from {', '.join(GAP_VARIANTS)}")
+        self.variant = variant
+        super().__init__(**kwargs)
+        gap, m = GAP_VARIANTS[variant], self.sim.model
+        cube = m.body("cube").id
+        m.body_mass[cube] *= gap.get("cube_mass", 1.0)
+        m.body_inertia[cube] *= gap.get("cube_mass", 1.0)
+        for g in ("cube", "pad_l", "pad_r"):
+            m.geom_friction[m.geom(g).id, 0] *= gap.get("friction", 1.0)
+        acts = [m.actuator(f"a{i + 1}").id for i in range(6)]
+        m.actuator_gainprm[acts, 0] *= gap.get("actuator_gain", 1.0)
+        m.actuator_biasprm[acts, 1:3] *= gap.get("actuator_gain", 1.0)
+        front = m.camera("front").id
+        m.cam_pos[front] += np.asarray(gap.get("camera_shift", [0.0, 0.0, 0.0]))
+        m.cam_fovy[front] += gap.get("camera_fovy", 0.0)
+        mujoco.mj_setConst(m, self.sim.data)
+        self._delay = int(gap.get("action_delay", 0))
+        self._pipe: list[np.ndarray] = []
+
+    def reset(self, *, seed=None, options=None):
+        self._pipe = []
+        return super().reset(seed=seed, options=options)
+
+    def step(self, action):
+        a = np.asarray(action, dtype=np.float32)
+        if not np.all(np.isfinite(a)):
+            return super().step(a)  # refused at once, never queued
+        if not self._pipe:  # until the first commands arrive the arm holds still with the gripper open, as at reset
+            hold = np.zeros_like(a)
+            hold[-1] = -1.0
+            self._pipe = [hold] * self._delay
+        self._pipe.append(a)
+        return super().step(self._pipe.pop(0))

@@ -4,8 +4,8 @@ import pytest
 
 from roboloop.cli import main
 
-TINY = ["--set", "sac.hidden_dims=[16, 16]", "--set", "sac.batch_size=16", "--set", "learning_starts=50",
-        "--set", "eval_every=0", "--set", "eval_episodes=1"]
+TINY = ["--set", "sac.hidden_dims=[16, 16]", "--set", "sac.compile=false", "--set", "sac.batch_size=16",
+        "--set", "learning_starts=50", "--set", "eval_every=0", "--set", "eval_episodes=1"]
 
 
 def test_tasks_lists_every_task(capsys):

@@ -2,7 +2,7 @@ import pytest
 
 from roboloop.config import build_train_config
 
-TINY = ["sac.hidden_dims=[32, 32]", "sac.batch_size=32", "learning_starts=100", "eval_every=0",
+TINY = ["sac.hidden_dims=[32, 32]", "sac.compile=false", "sac.batch_size=32", "learning_starts=100", "eval_every=0",
         "eval_episodes=2", "checkpoint_every=100000"]
 
 

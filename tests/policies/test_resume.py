@@ -23,9 +23,10 @@ def test_resume_gives_the_same_parameters_as_an_uninterrupted_run(tmp_path):
     assert a.keys() == b.keys()
     for k in a:
         assert torch.equal(a[k], b[k]), f"{k} differs after resume"
-    oa, ob = resumed.agent.critic_opt.state_dict()["state"], straight.agent.critic_opt.state_dict()["state"]
-    for i in oa:
-        assert torch.equal(oa[i]["exp_avg_sq"], ob[i]["exp_avg_sq"])
+    oa, ob = resumed.agent.critic_opt.state_dict(), straight.agent.critic_opt.state_dict()
+    assert torch.equal(oa["t"], ob["t"])
+    for x, y in zip(oa["exp_avg_sq"], ob["exp_avg_sq"], strict=True):
+        assert torch.equal(x, y)
 
 
 def test_resume_without_identical_rng_would_differ(tmp_path):

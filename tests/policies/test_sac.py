@@ -13,7 +13,7 @@ def image_batch(b=8, size=32):
 
 
 def test_defaults():
-    agent = SAC({"state": (5,)}, 4, SACConfig())
+    agent = SAC({"state": (5,)}, 4, SACConfig(compile=False))
     assert agent.target_entropy == -2.0
     assert agent.critic.ensemble_size == 2
 
@@ -21,7 +21,7 @@ def test_defaults():
 def test_image_encoder_is_trained_by_the_critic_only():
     torch.manual_seed(0)
     shapes = {"state": (3,), "front": (32, 32, 3), "wrist": (32, 32, 3)}
-    agent = SAC(shapes, 2, SACConfig(hidden_dims=(32, 32), image_channels=8, image_feature_dim=16))
+    agent = SAC(shapes, 2, SACConfig(compile=False, hidden_dims=(32, 32), image_channels=8, image_feature_dim=16))
     batch = image_batch()
     enc0 = [p.detach().clone() for p in agent.encoder.parameters()]
     info = agent.update_critic(batch)
@@ -37,7 +37,7 @@ def test_image_encoder_is_trained_by_the_critic_only():
 
 def test_targets_follow_by_polyak_averaging():
     torch.manual_seed(0)
-    agent = SAC({"state": (4,)}, 2, SACConfig(hidden_dims=(16, 16), tau=0.1))
+    agent = SAC({"state": (4,)}, 2, SACConfig(compile=False, hidden_dims=(16, 16), tau=0.1))
     before = [p.detach().clone() for p in agent.critic_target.parameters()]
     b = 16
     agent.update_critic({"obs": {"state": torch.randn(b, 4)}, "next_obs": {"state": torch.randn(b, 4)},
@@ -47,7 +47,7 @@ def test_targets_follow_by_polyak_averaging():
 
 
 def test_redq_subset_of_a_larger_ensemble_runs():
-    agent = SAC({"state": (4,)}, 2, SACConfig(hidden_dims=(16, 16), num_critics=5, num_min_critics=2))
+    agent = SAC({"state": (4,)}, 2, SACConfig(compile=False, hidden_dims=(16, 16), num_critics=5, num_min_critics=2))
     b = 8
     batch = {"obs": {"state": torch.randn(b, 4)}, "next_obs": {"state": torch.randn(b, 4)},
              "action": torch.rand(b, 2), "reward": torch.randn(b), "terminated": torch.zeros(b)}
@@ -60,7 +60,7 @@ def test_sac_solves_a_one_step_bandit():
     torch.manual_seed(0)
     rng = np.random.default_rng(0)
     target = np.array([0.5, -0.3], np.float32)
-    agent = SAC({"state": (1,)}, 2, SACConfig(hidden_dims=(64, 64), batch_size=128, init_temperature=0.01))
+    agent = SAC({"state": (1,)}, 2, SACConfig(compile=False, hidden_dims=(64, 64), batch_size=128, init_temperature=0.01))
     buf = ReplayBuffer({"state": (1,)}, {"state": np.float32}, 2, 5000)
     obs = {"state": np.ones(1, np.float32)}
     for i in range(1500):
@@ -73,7 +73,7 @@ def test_sac_solves_a_one_step_bandit():
 
 
 def test_temperature_rises_when_entropy_is_below_target():
-    agent = SAC({"state": (2,)}, 2, SACConfig(hidden_dims=(8,), target_entropy=100.0))
+    agent = SAC({"state": (2,)}, 2, SACConfig(compile=False, hidden_dims=(8,), target_entropy=100.0))
     a0 = float(agent.alpha.detach())
     for _ in range(5):
         agent.update_actor_and_temperature(torch.randn(32, 2))

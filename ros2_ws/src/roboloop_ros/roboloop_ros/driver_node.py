@@ -1,0 +1,124 @@
+"""DriverNode: the topics every robot node shares, around a `roboloop.hardware` RobotDriver.
+
+Subscribes (relative names, remap as needed):
+  cmd_vel       geometry_msgs/TwistStamped  end-effector velocity, linear m/s, angular.z rad/s
+  ee_target     geometry_msgs/PoseStamped   absolute end-effector target (m; yaw from the quaternion)
+  gripper_cmd   std_msgs/Float64            -1 open .. +1 closed
+Publishes:
+  ee_pose       geometry_msgs/PoseStamped   every tick (frame `frame_id`)
+  /diagnostics  diagnostic_msgs/DiagnosticArray  1 Hz, and at once on a refused command
+
+A command that is non-finite or whose stamp is older than `max_command_age` is refused: the
+robot stops and a diagnostic says why. No command for `command_timeout` stops a moving robot.
+Subclasses create `self.robot` and implement `step()` (called every 1 / control_hz s).
+"""
+from __future__ import annotations
+
+import time
+
+import numpy as np
+from diagnostic_msgs.msg import DiagnosticArray
+from geometry_msgs.msg import PoseStamped, TwistStamped
+from rclpy.node import Node
+from std_msgs.msg import Float64
+
+from roboloop_ros.conversions import diagnostics_msg, pose_msg, stamp_seconds
+
+COMMAND_PARAMS = {
+    "control_hz": 10.0, "frame_id": "world",
+    "command_timeout": 0.5,  # s without a command -> stop
+    "max_command_age": 0.5,  # s; older stamped commands are refused (a zero stamp is accepted)
+}
+
+
+class DriverNode(Node):
+    def start(self, robot, p: dict, hardware_id: str) -> None:
+        """Wire `robot` (a RobotDriver) to the topics; call at the end of the subclass __init__."""
+        self.robot, self.hardware_id = robot, hardware_id
+        self.frame_id = p["frame_id"]
+        self.command_timeout, self.max_command_age = p["command_timeout"], p["max_command_age"]
+        self.period = 1.0 / p["control_hz"]
+        self.last_command = -np.inf  # monotonic s
+        self.refused = self.deadline_misses = self.ticks = 0
+        self.last_fault = ""
+        self.pub_pose = self.create_publisher(PoseStamped, "ee_pose", 10)
+        self.pub_diag = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
+        self.create_subscription(TwistStamped, "cmd_vel", self.on_twist, 10)
+        self.create_subscription(PoseStamped, "ee_target", self.on_pose, 10)
+        self.create_subscription(Float64, "gripper_cmd", self.on_gripper, 10)
+        self.create_timer(self.period, self.tick)
+        self.create_timer(1.0, self.publish_diagnostics)
+
+    # ------------------------------------------------------------------ commands in
+    def _fresh(self, stamp, what: str) -> bool:
+        t = stamp_seconds(stamp)
+        age = self.get_clock().now().nanoseconds * 1e-9 - t
+        if t > 0 and age > self.max_command_age:
+            self.refuse(f"stale {what}: {age:.3f} s old (max_command_age {self.max_command_age} s)")
+            return False
+        return True
+
+    def refuse(self, why: str) -> None:
+        """Stop the robot and say why (log + ERROR diagnostic)."""
+        self.robot.stop()
+        self.refused += 1
+        self.last_fault = why
+        self.get_logger().warning(f"refused: {why}; robot stopped")
+        self.publish_diagnostics(level="error", message=f"refused: {why}")
+
+    def on_twist(self, msg: TwistStamped) -> None:
+        if self._fresh(msg.header.stamp, "cmd_vel"):
+            lin, ang = msg.twist.linear, msg.twist.angular
+            self._command("cmd_vel", self.robot.command_velocity, [lin.x, lin.y, lin.z], ang.z)
+
+    def on_pose(self, msg: PoseStamped) -> None:
+        if self._fresh(msg.header.stamp, "ee_target"):
+            p, q = msg.pose.position, msg.pose.orientation
+            yaw = float(np.arctan2(2 * (q.w * q.z + q.x * q.y), 1 - 2 * (q.y * q.y + q.z * q.z)))
+            self._command("ee_target", self.robot.command_pose, [p.x, p.y, p.z], yaw)
+
+    def _command(self, what: str, fn, *args) -> None:
+        try:
+            fn(*args)
+        except ValueError as e:
+            self.refuse(f"{what}: {e}")
+            return
+        self.last_command = time.monotonic()
+
+    def on_gripper(self, msg: Float64) -> None:
+        if not np.isfinite(msg.data):
+            self.refuse(f"gripper_cmd: non-finite {msg.data}")
+            return
+        self.robot.gripper_command = float(np.clip(msg.data, -1.0, 1.0))
+
+    # ------------------------------------------------------------------ the control tick
+    def tick(self) -> None:
+        t0 = time.monotonic()
+        c = self.robot.command
+        moving = c.mode == "pose" or np.any(c.linear != 0) or c.yaw_rate != 0
+        if moving and t0 - self.last_command > self.command_timeout:
+            self.robot.stop()
+        self.step()
+        self.ticks += 1
+        s = self.robot.read_state()
+        if s is not None:
+            self.pub_pose.publish(pose_msg(s.ee_position, s.ee_quat, self.get_clock().now().to_msg(),
+                                           self.frame_id))
+        if time.monotonic() - t0 > self.period:
+            self.deadline_misses += 1
+
+    def step(self) -> None:
+        raise NotImplementedError
+
+    def diagnostic_values(self) -> dict:
+        return {"ticks": self.ticks, "deadline_misses": self.deadline_misses,
+                "refused_commands": self.refused, "last_fault": self.last_fault}
+
+    def publish_diagnostics(self, level: str | None = None, message: str | None = None) -> None:
+        if level is None:
+            level, message = "ok", "running"
+        self.pub_diag.publish(diagnostics_msg(self.get_clock().now().to_msg(), self.get_name(),
+                                              self.hardware_id, level, message, self.diagnostic_values()))
+
+    def close(self) -> None:
+        self.robot.close()

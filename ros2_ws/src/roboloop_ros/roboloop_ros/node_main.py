@@ -1,0 +1,49 @@
+"""What every roboloop node shares: parameter declaration and `main()` (init, spin, clean shutdown)."""
+from __future__ import annotations
+
+import signal
+import sys
+
+import rclpy
+from rcl_interfaces.msg import ParameterDescriptor
+from rclpy.executors import ExternalShutdownException
+from rclpy.node import Node
+
+
+def declare_params(node: Node, defaults: dict) -> dict:
+    """Declare parameters with defaults and return their values, cast to each default's type.
+
+    Declared with dynamic typing so `control_hz:=50` (an int in YAML) sets a float parameter;
+    a value that cannot be cast raises ValueError naming the parameter.
+    """
+    out = {}
+    for name, default in defaults.items():
+        value = node.declare_parameter(name, default, ParameterDescriptor(dynamic_typing=True)).value
+        try:
+            out[name] = list(value) if isinstance(default, list) else type(default)(value)
+        except (TypeError, ValueError):
+            raise ValueError(f"parameter {name!r}: {value!r} is not a {type(default).__name__}") from None
+    return out
+
+
+def run_node(node_cls, args: list[str] | None = None) -> int:
+    """Create `node_cls()` and spin it until shutdown; a construction error exits 2 with its message."""
+    rclpy.init(args=args)
+    # SIGTERM (what launchers send last) shuts down like Ctrl-C, so nodes run their `close()`.
+    signal.signal(signal.SIGTERM, lambda *_: rclpy.try_shutdown())
+    node = None
+    try:
+        node = node_cls()
+        rclpy.spin(node)
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    except (ValueError, RuntimeError) as e:
+        name = node.get_name() if node is not None else node_cls.__name__
+        print(f"{name}: error: {e}", file=sys.stderr, flush=True)
+        return 2
+    finally:
+        if node is not None:
+            node.close()
+            node.destroy_node()
+        rclpy.try_shutdown()
+    return 0

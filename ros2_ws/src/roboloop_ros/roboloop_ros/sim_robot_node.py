@@ -1,0 +1,69 @@
+"""sim_robot_node: the MuJoCo arm as a ROS 2 robot, in real time.
+
+The command topics, ee_pose and /diagnostics are DriverNode's (see driver_node.py). Adds:
+  joint_states          sensor_msgs/JointState      every tick
+  <camera>/image_raw    sensor_msgs/Image rgb8      sensor-data QoS, frame `<camera>_camera`
+  observation/state     std_msgs/Float32MultiArray  the task's state observation (`roboloop tasks`)
+  success               std_msgs/Bool               the task's success flag, every tick
+  reset (service)       std_srvs/Trigger            new episode (cube re-sampled), arm home, stopped
+The physics is the `task` parameter's env, so issue 3's reality-gap task ids are other robots.
+"""
+from __future__ import annotations
+
+from rclpy.qos import qos_profile_sensor_data
+from sensor_msgs.msg import Image, JointState
+from std_msgs.msg import Bool, Float32MultiArray
+from std_srvs.srv import Trigger
+
+from roboloop.hardware.sim_robot import SimRobotDriver
+from roboloop_ros.conversions import image_msg, joint_state_msg
+from roboloop_ros.driver_node import COMMAND_PARAMS, DriverNode
+from roboloop_ros.node_main import declare_params, run_node
+
+
+class SimRobotNode(DriverNode):
+    def __init__(self):
+        super().__init__("sim_robot")
+        p = declare_params(self, {
+            "task": "roboloop/PickCube-v0", "seed": 0, **COMMAND_PARAMS,
+            "cameras": ["front", "wrist"], "image_width": 128, "image_height": 128,
+            "camera_every": 1,  # render the cameras every N ticks
+        })
+        self.cameras, self.size = p["cameras"], (p["image_width"], p["image_height"])
+        self.camera_every = max(1, p["camera_every"])
+        robot = SimRobotDriver(p["task"], {"control_hz": p["control_hz"]}, seed=p["seed"])
+        self.pub_joints = self.create_publisher(JointState, "joint_states", 10)
+        self.pub_state = self.create_publisher(Float32MultiArray, "observation/state", 10)
+        self.pub_success = self.create_publisher(Bool, "success", 10)
+        self.pub_images = {c: self.create_publisher(Image, f"{c}/image_raw", qos_profile_sensor_data)
+                           for c in self.cameras}
+        self.create_service(Trigger, "reset", self.on_reset)
+        self.start(robot, p, robot.task)
+        self.get_logger().info(f"{robot.task} at {robot.control_hz:g} Hz, cameras {self.cameras}")
+
+    def on_reset(self, request, response):
+        self.robot.reset()
+        response.success, response.message = True, f"{self.robot.task}: new episode"
+        return response
+
+    def step(self) -> None:
+        self.robot.tick()
+        now = self.get_clock().now().to_msg()
+        s = self.robot.read_state()
+        self.pub_joints.publish(joint_state_msg(s.joint_names, s.joint_positions, s.joint_velocities, now))
+        self.pub_state.publish(Float32MultiArray(data=[float(x) for x in self.robot.observation["state"]]))
+        self.pub_success.publish(Bool(data=self.robot.success))
+        if self.ticks % self.camera_every == 0:
+            for cam, pub in self.pub_images.items():
+                pub.publish(image_msg(self.robot.render(cam, *self.size), now, f"{cam}_camera"))
+
+    def diagnostic_values(self) -> dict:
+        return {**super().diagnostic_values(), "success": self.robot.success, "episode_steps": self.robot.steps}
+
+
+def main(args: list[str] | None = None) -> int:
+    return run_node(SimRobotNode, args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

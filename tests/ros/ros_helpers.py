@@ -1,0 +1,49 @@
+"""Helpers of the ROS 2 tests (see conftest.py for the fixtures and the DDS isolation)."""
+import os
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+PY = sys.executable
+
+def wait_for(cond, timeout: float, what: str, interval: float = 0.02):
+    """Poll `cond()` until truthy (returned) or fail naming `what`."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = cond()
+        if value:
+            return value
+        time.sleep(interval)
+    pytest.fail(f"timed out after {timeout} s waiting for {what}")
+
+
+class Proc:
+    """A child process whose output is collected (for assertions and failure messages)."""
+
+    def __init__(self, args, **kw):
+        self.lines: list[str] = []
+        self.p = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                  cwd=REPO, **kw)
+        threading.Thread(target=self._pump, daemon=True).start()
+
+    def _pump(self):
+        for line in self.p.stdout:
+            self.lines.append(line.rstrip())
+
+    @property
+    def output(self) -> str:
+        return "\n".join(self.lines)
+
+    def stop(self, sig=2, timeout=30.0) -> int:  # the launcher may take 3 x grace_s (5 s) to stop its nodes
+        if self.p.poll() is None:
+            self.p.send_signal(sig)
+            try:
+                self.p.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.p.kill()
+                self.p.wait()
+        return self.p.returncode

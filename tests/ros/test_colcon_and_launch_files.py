@@ -1,0 +1,138 @@
+"""The roboloop_ros package builds with real colcon, and `roboloop launch` reads the same launch
+files from the colcon install as from the source tree; launch-file errors name file and line."""
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from roboloop.launch import LaunchError, Launcher, load
+
+from .ros_helpers import REPO
+
+NODES = ["sim_robot_node", "camera_node", "robot_driver_node"]
+LAUNCH_FILES = ["sim.launch.xml", "robot.launch.xml", "teleop.launch.xml"]
+
+
+@pytest.fixture(scope="module")
+def colcon_install(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("colcon")
+    colcon = shutil.which("colcon", path=os.path.dirname(sys.executable))
+    assert colcon, "colcon missing: pip install -e '.[ros]' (make install) provides it"
+    r = subprocess.run([colcon, "--log-base", str(tmp / "log"), "build", "--base-paths",
+                        os.path.join(REPO, "ros2_ws", "src"), "--build-base", str(tmp / "build"),
+                        "--install-base", str(tmp / "install")],
+                       cwd=tmp, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stdout + r.stderr
+    return tmp / "install" / "roboloop_ros"
+
+
+def test_colcon_build_installs_nodes_launch_and_config(colcon_install):
+    lib = colcon_install / "lib" / "roboloop_ros"
+    for node in NODES:
+        assert os.access(lib / node, os.X_OK), f"{node} not installed in {lib}"
+    share = colcon_install / "share" / "roboloop_ros"
+    assert (share / "package.xml").is_file()
+    assert (colcon_install / "share" / "ament_index" / "resource_index" / "packages" / "roboloop_ros").is_file()
+    for f in LAUNCH_FILES:
+        assert (share / "launch" / f).read_bytes() == (Path(REPO) / "launch" / f).read_bytes()
+    for f in ["sim_robot.yaml", "camera.yaml", "robot_driver.yaml"]:
+        assert (share / "config" / f).is_file()
+
+
+def test_launcher_reads_the_installed_package(colcon_install, monkeypatch):
+    """With the colcon install on AMENT_PREFIX_PATH (as `ros2 launch` sees it), the launcher runs
+    the installed console scripts and reads launch/config files from share/."""
+    monkeypatch.setenv("AMENT_PREFIX_PATH", str(colcon_install))
+    desc = load("sim.launch.xml", {"task": "roboloop/Reach-v0"})
+    assert desc.files[0] == colcon_install / "share" / "roboloop_ros" / "launch" / "sim.launch.xml"
+    launcher = Launcher(desc)
+    (cmd,) = launcher.commands
+    assert cmd[0] == str(colcon_install / "lib" / "roboloop_ros" / "sim_robot_node")
+    assert str(colcon_install / "share" / "roboloop_ros" / "config" / "sim_robot.yaml") in cmd
+    launcher.stop()
+    # The installed script runs (with the install's site-packages on the path, as its setup.sh
+    # would set) and imports roboloop from this environment.
+    site = colcon_install / "lib" / f"python{sys.version_info.major}.{sys.version_info.minor}" / "site-packages"
+    r = subprocess.run([cmd[0], "--ros-args", "-p", "task:=NoSuchTask"], capture_output=True, text=True,
+                       timeout=60, env=dict(os.environ, PYTHONPATH=str(site)))
+    assert r.returncode == 2 and "unknown task 'NoSuchTask'" in r.stderr, r.stderr
+
+
+@pytest.mark.parametrize("name,args,nodes", [
+    ("sim.launch.xml", {}, ["sim_robot"]),
+    ("robot.launch.xml", {"use_joy_node": "false"}, ["robot_driver", "front_camera", "wrist_camera"]),
+    ("robot.launch.xml", {"use_joy_node": "false", "use_wrist_camera": "false"}, ["robot_driver", "front_camera"]),
+    ("teleop.launch.xml", {}, []),
+])
+def test_all_launch_files_parse(name, args, nodes):
+    desc = load(name, args)
+    assert [n.label for n in desc.nodes] == nodes
+    Launcher(desc).stop()  # every executable resolves
+
+
+def test_pending_nodes_are_parsed_and_named_when_missing():
+    desc = load("sim.launch.xml", {"with_pending_nodes": "true", "checkpoint": "runs/x/checkpoint",
+                                   "learner": "tcp://10.0.0.2:5555", "gamepad": "xbox"})
+    by_name = {n.label: n for n in desc.nodes}
+    assert set(by_name) == {"sim_robot", "teleop", "safety", "actor"}
+    assert ("value", ("learner_address", "tcp://10.0.0.2:5555")) in by_name["actor"].params
+    assert ("value", ("gamepad", "xbox")) in by_name["teleop"].params
+    assert ("cmd_vel", "actor/cmd_vel") in by_name["actor"].remaps
+    with pytest.raises(LaunchError, match=r"teleop.launch.xml:\d+: node teleop: no executable 'teleop_node'"):
+        Launcher(desc)
+
+
+def write(tmp_path, body: str, name="t.launch.xml") -> Path:
+    p = tmp_path / name
+    p.write_text(f"<launch>\n{body}\n</launch>\n")
+    return p
+
+
+@pytest.mark.parametrize("body,args,match", [
+    ('<arg name="x"/>', {}, r"t.launch.xml:2: missing launch argument 'x': pass x:=VALUE"),
+    ('<arg name="x" default="1"/>', {"y": "2"}, r"unknown launch argument\(s\) y; this file declares: x"),
+    ('<nodes pkg="a" exec="b"/>', {}, r"t.launch.xml:2: unknown tag <nodes> inside <launch>"),
+    ('<node pkg="roboloop_ros" exec="camera_node"><parm name="a" value="1"/></node>', {},
+     r"t.launch.xml:2: unknown tag <parm> inside <node>"),
+    ('<node pkg="roboloop_ros" exec="camera_node" nmae="x"/>', {}, r"unknown attribute 'nmae'"),
+    ('<node pkg="roboloop_ros" exec="camera_node" if="maybe"/>', {}, r"if='maybe' is not true/false"),
+    ('<node pkg="roboloop_ros" exec="camera_node" name="$(var nope)"/>', {}, r"\$\(var nope\): no such argument"),
+    ('<include file="missing.launch.xml"/>', {}, r"included file .*missing.launch.xml does not exist"),
+    ('<node pkg="roboloop_ros" exec="camera_node"', {}, r"not valid XML"),
+])
+def test_launch_errors_name_file_line_and_problem(tmp_path, body, args, match):
+    with pytest.raises(LaunchError, match=match):
+        load(write(tmp_path, body), args)
+
+
+def test_include_group_namespace_params_and_remaps(tmp_path):
+    write(tmp_path, '<arg name="rate"/>\n<node pkg="roboloop_ros" exec="camera_node" name="cam">'
+                    '<param name="rate_hz" value="$(var rate)"/></node>', "inner.launch.xml")
+    top = write(tmp_path, '<arg name="r" default="5"/>\n<group>\n<push-ros-namespace namespace="robot1"/>\n'
+                          '<include file="$(dirname)/inner.launch.xml"><arg name="rate" value="$(var r)"/></include>\n'
+                          '</group>\n<let name="x" value="y"/>\n'
+                          '<node pkg="roboloop_ros" exec="camera_node" name="c2" unless="true"/>')
+    desc = load(top, {"r": "30"})
+    (node,) = desc.nodes
+    assert node.namespace == "/robot1" and node.params == [("value", ("rate_hz", "30"))]
+    launcher = Launcher(desc)
+    cmd = launcher.commands[0]
+    assert cmd[-6:-2] == ["-r", "__node:=cam", "-r", "__ns:=/robot1"]
+    params_file = cmd[cmd.index("--params-file") + 1]
+    assert "rate_hz: 30" in Path(params_file).read_text()  # typed like YAML, as ROS does
+    launcher.stop()
+
+
+def test_cli_launch_errors_exit_2_with_the_reason(capsys):
+    from roboloop.cli import main
+    assert main(["launch", "sim.launch.xml", "tsak:=Reach"]) == 2
+    assert "unknown launch argument(s) tsak" in capsys.readouterr().err
+    assert main(["launch", "nope.launch.xml"]) == 2
+    assert "launch file 'nope.launch.xml' not found" in capsys.readouterr().err
+    assert main(["launch", "sim.launch.xml", "task"]) == 2
+    assert "'task' is not NAME:=VALUE" in capsys.readouterr().err
+    assert main(["launch", "sim.launch.xml", "--dry-run"]) == 0
+    assert "sim_robot: " in capsys.readouterr().out
