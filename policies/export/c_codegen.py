@@ -102,6 +102,44 @@ def quantize_dense(layer: Dense) -> QuantDense:
     return QuantDense(words, scale.astype(np.float32), layer.b.astype(np.float32), layer.n_in, q_max, layer.relu)
 
 
+def equalize_columns(mlp: MLP) -> MLP:
+    """An equivalent MLP whose dense layers have every input column's max |w| equal to 1.
+
+    Per-output-channel int8 weights spend their 255 levels on each row's largest weight, so a row that
+    mixes large and small columns (the folded observation normalization makes input columns differ by
+    orders of magnitude) quantizes its small columns coarsely. Scaling column j of a layer by 1 / c_j and
+    its input j by c_j computes the same function: for the first layer the input scale is a float
+    Affine (n_in multiplies per step); for a layer after a fused ReLU it goes into the previous layer's
+    row j and bias (ReLU(c x) = c ReLU(x) for c > 0), for free. The int16 activations have the headroom.
+    """
+    layers = [Dense(lay.w.astype(np.float64), lay.b.astype(np.float64), lay.relu) if isinstance(lay, Dense)
+              else Affine(lay.scale.astype(np.float64), lay.shift.astype(np.float64)) if isinstance(lay, Affine)
+              else lay for lay in mlp.layers]
+    first = next(k for k, lay in enumerate(layers) if isinstance(lay, Dense))
+    if not all(isinstance(lay, Affine) for lay in layers[:first]):
+        first = -1                                                    # input passes a tanh etc.: leave it
+    elif not layers[:first]:
+        layers.insert(0, Affine(np.ones(mlp.obs_dim), np.zeros(mlp.obs_dim)))
+        first = 1
+    for k, layer in enumerate(layers):
+        prev = layers[k - 1] if k > 0 else None
+        if not isinstance(layer, Dense) or not (k == first or (isinstance(prev, Dense) and prev.relu)):
+            continue
+        c = np.abs(layer.w).max(axis=0)
+        c = np.where(c > 0, c, 1.0)
+        if isinstance(prev, Dense):
+            prev.w, prev.b = prev.w * c[:, None], prev.b * c
+        else:
+            prev.scale, prev.shift = prev.scale * c, prev.shift * c
+        layer.w = layer.w / c[None, :]
+    for lay in layers:
+        if isinstance(lay, Dense):
+            lay.w, lay.b = lay.w.astype(np.float32), lay.b.astype(np.float32)
+        elif isinstance(lay, Affine):
+            lay.scale, lay.shift = lay.scale.astype(np.float32), lay.shift.astype(np.float32)
+    return MLP(mlp.obs_dim, mlp.act_dim, layers, mlp.input_name, mlp.output_name, dict(mlp.metadata))
+
+
 # ------------------------------------------------------------------------------------------ C emission
 def _hexf(v: float) -> str:
     """Exact C99 hex-float literal of a float32 value."""
@@ -276,6 +314,8 @@ def generate_c(mlp: MLP, name: str = "policy", quant: str = "none", source: str 
         raise ExportError(f"quant must be one of {', '.join(QUANT_MODES)}, got {quant!r}")
     if not name.isidentifier():
         raise ExportError(f"name {name!r} must be a C identifier")
+    if quant == "int8":
+        mlp = equalize_columns(mlp)
     up = name.upper()
     widths = [mlp.obs_dim] + [layer.n_out for layer in mlp.dense]
     max_w = max(widths)
