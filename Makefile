@@ -6,9 +6,9 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 DEMO   ?= runs/demo
 
-.PHONY: install demo test test-fast bench clean
+.PHONY: install demo test test-fast bench clean toolchain
 
-$(STAMP): pyproject.toml constraints.txt
+$(STAMP): pyproject.toml constraints.txt | toolchain
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	# constraints.txt pins torch to the CPU build so nothing pulls CUDA wheels.
@@ -16,6 +16,18 @@ $(STAMP): pyproject.toml constraints.txt
 	touch $(STAMP)
 
 install: $(STAMP)
+
+## Cortex-M toolchain and emulator for the C export tests (issue 7), from Debian, installed when missing.
+ARM_PKGS := gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm
+toolchain:
+	@if command -v arm-none-eabi-gcc >/dev/null && command -v qemu-system-arm >/dev/null && command -v gcc >/dev/null; then :; \
+	elif command -v apt-get >/dev/null; then \
+		echo "installing $(ARM_PKGS) gcc (apt-get)"; \
+		$$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get update -qq && \
+		$$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get install -y -qq --no-install-recommends gcc $(ARM_PKGS); \
+	else \
+		echo "error: need arm-none-eabi-gcc, qemu-system-arm and gcc; no apt-get here: install $(ARM_PKGS) with your package manager" >&2; exit 1; \
+	fi
 
 ## The main job: train Reach in MuJoCo, then evaluate the checkpoint.
 demo: $(STAMP)
@@ -34,6 +46,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/learner_throughput.py
 	$(PY) benchmarks/sample_efficiency.py
 	$(PY) benchmarks/transport.py
+	$(PY) benchmarks/export_report.py
 	$(PY) benchmarks/sim2real_gap.py
 	$(PY) benchmarks/hil_finetune.py
 

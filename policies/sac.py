@@ -38,6 +38,7 @@ class SACConfig:
     """Hyper-parameters. Defaults follow RLPD (LayerNorm critics, ensemble, UTD) at a laptop scale."""
 
     hidden_dims: tuple[int, ...] = (256, 256)
+    actor_hidden_dims: tuple[int, ...] | None = None  # None = hidden_dims; e.g. (64, 64) for a microcontroller
     num_critics: int = 2                  # ensemble size E
     num_min_critics: int | None = None    # REDQ subset size for the target min; None = all E members
     critic_layer_norm: bool = True
@@ -97,7 +98,7 @@ class SAC(nn.Module):
         else:
             self.encoder = StateEncoder(state_dim)
         feat_dim = self.encoder.out_dim
-        self.actor = SquashedGaussianActor(feat_dim, act_dim, cfg.hidden_dims, low)
+        self.actor = SquashedGaussianActor(feat_dim, act_dim, cfg.actor_hidden_dims or cfg.hidden_dims, low)
         self.critic = CriticEnsemble(feat_dim, act_dim, cfg.hidden_dims, cfg.num_critics, cfg.critic_layer_norm, low)
         self.encoder_target = copy.deepcopy(self.encoder)
         self.critic_target = copy.deepcopy(self.critic)

@@ -1,4 +1,6 @@
 """`roboloop` command line: train, eval, teleop, record, mcap2demos, tasks, launch."""
+
+"""`roboloop` command line: train, eval, export, tasks, teleop, record, launch."""
 from __future__ import annotations
 
 import argparse
@@ -170,6 +172,39 @@ def _train_async(args: argparse.Namespace) -> int:
             learner.wait(timeout=30)
 
 
+
+def _cmd_export_onnx(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from roboloop.policies.export.onnx_export import export_onnx, record_observations, run_onnxruntime, run_torch
+    out = args.out or str(Path(args.checkpoint).parent / "actor.onnx")
+    exp = export_onnx(args.checkpoint, out)
+    print(f"wrote {exp.path} (inputs {', '.join(exp.input_names)} -> action[{exp.act_dim}]; onnx.checker passed)")
+    if args.check > 0:
+        obs = record_observations(args.checkpoint, args.check)
+        err = float(np.abs(run_onnxruntime(exp.path, obs) - run_torch(exp.module, obs)).max())
+        n = len(obs["state"])
+        print(f"onnxruntime vs torch on {n} recorded observations: max |error| {err:.2e}")
+        if err > 1e-5:
+            raise ValueError(f"exported graph differs from torch by {err:.2e} (> 1e-5); not trusting {exp.path}")
+    return 0
+
+
+def _cmd_export_c(args: argparse.Namespace) -> int:
+    import warnings
+
+    from roboloop.policies.export.c_codegen import export_c
+    with warnings.catch_warnings(record=True):  # printed below, once
+        src, msgs = export_c(args.source, args.out, args.target, args.quant, args.name)
+    kind = "float32" if src.quant == "none" else "int8"
+    dims = " -> ".join(str(d) for d in [src.mlp.obs_dim] + [d.n_out for d in src.mlp.dense])
+    print(f"wrote {Path(args.out) / (src.name + '.c')} and .h: {kind} MLP {dims}, "
+          f"~{src.flash_bytes} bytes flash, {src.ram_bytes} bytes RAM (estimate; see `make bench` for measured)")
+    for m in msgs:
+        print(f"warning: {m}", file=sys.stderr)
+    return 0
+
+
 def _cmd_record(args: argparse.Namespace) -> int:
     from roboloop.record import drive, record
     common = dict(seed=args.seed, pad=args.pad, view=not args.no_view)
@@ -243,6 +278,23 @@ def build_parser() -> argparse.ArgumentParser:
                    help="task option on top of the checkpoint's, e.g. --task PickCubeGap --env variant=latency")
     e.add_argument("--video", help="write an mp4 of the episodes to this path")
     e.set_defaults(func=_cmd_eval)
+
+    x = sub.add_parser("export", help="export a trained actor to ONNX or to C for microcontrollers")
+    xs = x.add_subparsers(dest="format", required=True)
+    xo = xs.add_parser("onnx", help="deterministic actor -> ONNX, checked against onnxruntime")
+    xo.add_argument("checkpoint", help="checkpoint folder (<run>/checkpoint)")
+    xo.add_argument("--out", help="output .onnx (default <run>/actor.onnx)")
+    xo.add_argument("--check", type=int, default=1000, metavar="N",
+                    help="compare onnxruntime with torch on N recorded observations (0 = skip; default 1000)")
+    xo.set_defaults(func=_cmd_export_onnx)
+    xc = xs.add_parser("c", help="MLP actor -> one dependency-free C99 .c/.h pair (policy_step)")
+    xc.add_argument("source", help="an .onnx file or a checkpoint folder")
+    xc.add_argument("--target", default="cortex-m4", help="host, cortex-m4, stm32f405 or cortex-m7 "
+                    "(sets the flash/RAM budget that is checked; default cortex-m4)")
+    xc.add_argument("--quant", choices=["none", "int8"], default="none", help="int8: per-channel int8 weights")
+    xc.add_argument("--out", default="policy_c", help="output folder (default policy_c/)")
+    xc.add_argument("--name", default="policy", help="C prefix: <name>_step, <name>.c (default policy)")
+    xc.set_defaults(func=_cmd_export_c)
 
     for name, helptext in (("teleop", "drive a sim task from a gamepad or the keyboard (live camera view)"),
                            ("record", "record demonstrations to a file: .npz for `train --demos FILE`, or .mcap")):
