@@ -1,6 +1,4 @@
-"""`roboloop` command line: train, eval, teleop, record, mcap2demos, tasks, launch."""
-
-"""`roboloop` command line: train, eval, export, tasks, teleop, record, launch."""
+"""`roboloop` command line: train, eval, export, teleop, record, mcap2demos, tasks, launch, learn, act, keys."""
 from __future__ import annotations
 
 import argparse
