@@ -56,9 +56,10 @@ def main() -> None:
     print(f"\nparity on {len(obs['state'])} recorded observations (max |error|):")
     print(f"  onnxruntime vs torch      {np.abs(ort - run_torch(exp.module, obs)).max():.2e}")
     rows, host = [], {}
+    calibration = record_observations(ckpt, 1000, seed=7)["state"]   # other episodes than the parity set
     for quant in ("none", "int8"):
         d = out / f"c_{quant}"
-        export_c(exp.path, d, "stm32f405", quant)
+        export_c(exp.path, d, "stm32f405", quant, calibration=calibration if quant == "int8" else None)
         host[quant] = HostPolicy(d / "policy.c")(obs["state"])[0]
         print(f"  host C {quant:5s} vs onnxruntime {np.abs(host[quant] - ort).max():.2e}")
     env = make_env("Reach", {"reward_type": "dense"})

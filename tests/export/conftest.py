@@ -50,14 +50,21 @@ def ort_actions(onnx_export, recorded_obs):
 
 
 @pytest.fixture(scope="session")
-def c_policies(onnx_export, tmp_path_factory):
+def calibration_obs(reach_checkpoint):
+    """Observations for int8 rounding, from other episodes (seed) than the ones the parity tests use."""
+    from roboloop.policies.export.onnx_export import record_observations
+    return record_observations(reach_checkpoint, 1000, seed=7)["state"]
+
+
+@pytest.fixture(scope="session")
+def c_policies(onnx_export, calibration_obs, tmp_path_factory):
     """{"none": (dir, HostPolicy), "int8": (dir, HostPolicy)}: the generated C compiled by the host gcc."""
     from roboloop.policies.export.c_codegen import export_c
     from roboloop.policies.export.host_run import HostPolicy
     out = {}
     for quant in ("none", "int8"):
         d = tmp_path_factory.mktemp(f"c_{quant}")
-        export_c(onnx_export.path, d, "stm32f405", quant)
+        export_c(onnx_export.path, d, "stm32f405", quant, calibration=calibration_obs if quant == "int8" else None)
         out[quant] = (d, HostPolicy(d / "policy.c"))
     return out
 
