@@ -29,10 +29,9 @@ toolchain:
 		echo "error: need arm-none-eabi-gcc, qemu-system-arm and gcc; no apt-get here: install $(ARM_PKGS) with your package manager" >&2; exit 1; \
 	fi
 
-## The main job: train Reach in MuJoCo, then evaluate the checkpoint.
+## The main job (roboloop/demo.py): train in sim, fine-tune through ROS 2 against the sim robot, export.
 demo: $(STAMP)
-	$(VENV)/bin/roboloop train --task Reach --seed 0 --out $(DEMO)/reach
-	$(VENV)/bin/roboloop eval $(DEMO)/reach/checkpoint --episodes 20 --video $(DEMO)/reach/eval.mp4
+	$(PY) -m roboloop.demo --out $(DEMO)
 
 ## Every test, slow end-to-end learning tests included.
 test: $(STAMP)

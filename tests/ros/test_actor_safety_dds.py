@@ -160,3 +160,44 @@ def test_bad_input_is_named_the_robot_stopped_nothing_crashes(ros_node, spawn, u
     active.publish(Bool(data=False))
     for p in procs:
         assert p.p.poll() is None, f"a node died on bad input:\n{p.output}"
+
+
+@pytest.mark.slow
+def test_whole_loop_with_the_learner(ros_node, spawn, untrained_checkpoint, tmp_path):
+    """sim_robot (gap physics, cameras on), scripted person -> teleop, actor, safety, and `roboloop learn
+    --init`: transitions (the person's among them) reach the learner's store, weights come back."""
+    from roboloop.policies.transport.store import TransitionStore
+    from roboloop.policies.transport.wire import decode, record_to_frames
+
+    from rclpy.qos import qos_profile_sensor_data
+    from sensor_msgs.msg import Image
+    images, diag = [], []
+    subs = [ros_node.create_subscription(Image, "/front/image_raw", images.append, qos_profile_sensor_data),  # noqa: F841
+            ros_node.create_subscription(DiagnosticArray, "/diagnostics", diag.append, 50)]
+    run = tmp_path / "learner"
+    learner = spawn(PY, "-m", "roboloop.cli", "learn", "--init", untrained_checkpoint, "--bind", "tcp://127.0.0.1:*",
+                    "--out", str(run), "--steps", "400", "--no-progress", "--set", "demos=0",
+                    "--set", "eval_every=0", "--set", "learning_starts=50", "--set", "transport.publish_every=5",
+                    "--set", "sac.compile=false")
+    wait_for(lambda: (run / "learner.endpoint").exists(), 60, f"the learner to bind:\n{learner.output}")
+    endpoint = (run / "learner.endpoint").read_text().strip()
+    launcher = spawn(PY, "-m", "roboloop.cli", "launch", "sim.launch.xml", f"checkpoint:={untrained_checkpoint}",
+                     f"learner:={endpoint}", "env:=variant=heavy_cube", "scripted_person:=true",
+                     "real_time_factor:=2.0")
+
+    def actor_stat(key):
+        for d in reversed(diag):
+            if d.status[0].name.endswith("actor"):
+                return {kv.key: kv.value for kv in d.status[0].values}.get(key)
+    wait_for(lambda: learner.p.poll() is not None, 240,
+             f"the learner to train on 400 robot steps:\n{learner.output[-3000:]}\n{launcher.output[-3000:]}")
+    assert learner.p.returncode == 0, learner.output
+    assert images and (images[-1].height, images[-1].width) == (128, 128)
+    assert int(actor_stat("weights_version") or 0) >= 1, "the learner's weights never reached the actor"
+    steps = intervened = 0
+    for payload in TransitionStore(run / "transitions.rlog"):
+        msg = decode(record_to_frames(payload))
+        steps += len(msg.arrays["reward"])
+        intervened += int(msg.arrays["intervened"].sum()) if "intervened" in msg.arrays else 0
+    assert steps >= 400 and intervened > 0, (steps, intervened)
+    assert (run / "checkpoint").exists()

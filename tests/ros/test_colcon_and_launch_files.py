@@ -46,11 +46,12 @@ def test_launcher_reads_the_installed_package(colcon_install, monkeypatch):
     """With the colcon install on AMENT_PREFIX_PATH (as `ros2 launch` sees it), the launcher runs
     the installed console scripts and reads launch/config files from share/."""
     monkeypatch.setenv("AMENT_PREFIX_PATH", str(colcon_install))
-    desc = load("sim.launch.xml", {"task": "roboloop/Reach-v0"})
+    desc = load("sim.launch.xml", {"task": "roboloop/Reach-v0", "actor": "false"})
     assert desc.files[0] == colcon_install / "share" / "roboloop_ros" / "launch" / "sim.launch.xml"
     launcher = Launcher(desc)
-    (cmd,) = launcher.commands
-    assert cmd[0] == str(colcon_install / "lib" / "roboloop_ros" / "sim_robot_node")
+    cmd = launcher.commands[0]
+    assert [c[0] for c in launcher.commands] == [str(colcon_install / "lib" / "roboloop_ros" / n)
+                                                 for n in ("sim_robot_node", "teleop_node")]
     assert str(colcon_install / "share" / "roboloop_ros" / "config" / "sim_robot.yaml") in cmd
     launcher.stop()
     # The installed script runs (with the install's site-packages on the path, as its setup.sh
