@@ -20,6 +20,7 @@ import re
 import shlex
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -45,8 +46,11 @@ def finetune(out: Path, ckpt: Path, variant: str, steps: int, rtf: float) -> Pat
     """Learner + ROS 2 graph until the learner has trained on `steps` robot steps; returns its checkpoint."""
     run_dir = out / "finetune"
     learn = [*CLI, "learn", "--init", str(ckpt), "--bind", "tcp://127.0.0.1:*", "--out", str(run_dir),
-             "--steps", str(steps), "--no-progress", "--set", "demos=0", "--set", "eval_every=0",
-             "--set", "learning_starts=100", "--set", f"checkpoint_every={steps}"]
+             "--steps", str(steps), "--no-progress", "--set", "eval_every=0",
+             # RLPD keeps its prior data while fine-tuning (the sim run's scripted demos, re-collected by
+             # the learner): starting from an empty buffer, the first updates on a few hundred robot steps
+             # wrecked the sim policy (measured: 22% -> 0%).
+             "--set", "learning_starts=500", "--set", f"checkpoint_every={steps}"]
     print("\n$ roboloop " + " ".join(shlex.quote(a) for a in learn[len(CLI):]) + "   (in the background)", flush=True)
     (run_dir / "learner.endpoint").unlink(missing_ok=True)
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -68,11 +72,12 @@ def finetune(out: Path, ckpt: Path, variant: str, steps: int, rtf: float) -> Pat
         env.setdefault("ROS_DOMAIN_ID", str(os.getpid() % 100 + 1))   # this demo's own DDS domain
         launcher = subprocess.Popen(launch, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
         t0 = time.monotonic()
-        for line in launcher.stdout:   # the actor's episode log is the demo's progress report
-            if "] episode " in line:
-                print(f"  [{time.monotonic() - t0:5.0f} s] " + line.split("]: ", 1)[-1].rstrip(), flush=True)
-            if learner.poll() is not None:
-                break
+
+        def progress() -> None:   # reads the graph's output to the end (a full pipe would stall it)
+            for line in launcher.stdout:
+                if "]: episode " in line:   # the actor's episode log is the demo's progress report
+                    print(f"  [{time.monotonic() - t0:5.0f} s] " + line.split("]: ", 1)[-1].rstrip(), flush=True)
+        threading.Thread(target=progress, daemon=True).start()
         learner.wait()
         if learner.returncode != 0:
             raise SystemExit(f"demo: the learner failed ({learner.returncode}); see {run_dir}/learner.log")

@@ -376,6 +376,17 @@ def node_command(spec: NodeSpec, tmpdir: str) -> list[str]:
     return cmd
 
 
+def _die_with_parent() -> None:
+    """In the child before exec (Linux): SIGTERM when the launcher dies, however it dies, so a killed
+    launcher never leaves half a robot graph running (the nodes run in their own session, so they do
+    not get the terminal's Ctrl-C directly)."""
+    try:
+        import ctypes
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)   # PR_SET_PDEATHSIG = 1
+    except OSError:
+        pass
+
+
 class Launcher:
     """Starts the nodes of a `LaunchDescription` as child processes and stops them together.
 
@@ -401,15 +412,18 @@ class Launcher:
         for spec, cmd in zip(self.desc.nodes, self.commands):
             env = dict(os.environ, PYTHONUNBUFFERED="1", **spec.env)
             p = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                 stdin=subprocess.DEVNULL, start_new_session=True)
+                                 stdin=subprocess.DEVNULL, start_new_session=True, preexec_fn=_die_with_parent)
             self.procs.append((spec, p))
             threading.Thread(target=self._pump, args=(spec.label, p), daemon=True).start()
             self._print(f"[launch] started {spec.label} (pid {p.pid}): {shlex.join(cmd)}")
 
     def _print(self, line: str) -> None:
         with self._lock:
-            self.stream.write(line + "\n")
-            self.stream.flush()
+            try:
+                self.stream.write(line + "\n")
+                self.stream.flush()
+            except (BrokenPipeError, OSError, ValueError):
+                pass   # whoever read our output went away; the nodes must still be stopped
 
     def _pump(self, label: str, p: subprocess.Popen) -> None:
         for raw in p.stdout:
