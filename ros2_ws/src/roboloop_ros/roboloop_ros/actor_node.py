@@ -73,7 +73,7 @@ class ActorNode(Node):
         self.event: str | None = None
         self.prev: tuple | None = None           # (obs, action, intervened) of the last step taken
         self.state, self.t, self.episodes, self.ep_return, self.ep_interventions = "reset", 0, 0, 0.0, 0
-        self.reset_future, self.reset_sent, self.reset_done = None, 0.0, -np.inf
+        self.reset_future, self.reset_sent = None, 0.0
         self.faults = self.stops = self.steps = self.person_steps = 0
         self.successes: list[bool] = []
         self.last_fault = ""
@@ -218,7 +218,7 @@ class ActorNode(Node):
                 return
             self.reset_future, self.reset_sent = self.reset_client.call_async(Trigger.Request()), now
         elif self.reset_future.done():
-            self.reset_future, self.reset_done = None, now
+            self.reset_future = None
             self.prev, self.t, self.ep_return, self.ep_interventions = None, 0, 0.0, 0
             self.success, self.event = False, None
             self.obs_time.clear()   # the next episode starts from an observation taken after the reset
