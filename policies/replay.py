@@ -115,6 +115,14 @@ def to_torch(batch: dict) -> dict:
             for k, v in batch.items()}
 
 
+def sample_rlpd(online, demo, batch_size: int, rng) -> dict:
+    """A numpy batch: RLPD's symmetric sampling, half from `online` and half from `demo` (all from
+    `online` when `demo` is None or empty)."""
+    if demo is None or demo.num_added == 0:
+        return online.sample(batch_size, rng)
+    return concat_batches(online.sample(batch_size - batch_size // 2, rng), demo.sample(batch_size // 2, rng))
+
+
 def concat_batches(a: dict, b: dict) -> dict:
     """Concatenate two numpy batches along the batch axis (RLPD: half online, half demo)."""
     return {k: ({kk: np.concatenate([v[kk], b[k][kk]]) for kk in v} if isinstance(v, dict)

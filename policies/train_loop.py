@@ -24,7 +24,7 @@ from roboloop.checkpoint import Checkpoint, CheckpointError, check_spec, load_ch
 from roboloop.config import TrainConfig, from_dict, to_dict
 from roboloop.envs import env_spec, make_env, obs_layout
 from roboloop.policies.evaluate import EvalResult, evaluate
-from roboloop.policies.replay import ReplayBuffer, concat_batches, to_torch
+from roboloop.policies.replay import ReplayBuffer, sample_rlpd, to_torch
 from roboloop.policies.sac import SAC
 
 
@@ -176,11 +176,7 @@ class Trainer:
 
     # ------------------------------------------------------------------------------- learning
     def _sample(self) -> dict:
-        bs = self.cfg.sac.batch_size
-        if self.demo is None:
-            return to_torch(self.online.sample(bs, self.rng))
-        # RLPD: half of every batch from the online buffer, half from the demos.
-        return to_torch(concat_batches(self.online.sample(bs - bs // 2, self.rng), self.demo.sample(bs // 2, self.rng)))
+        return to_torch(sample_rlpd(self.online, self.demo, self.cfg.sac.batch_size, self.rng))
 
     def _evaluate(self) -> EvalResult:
         result = evaluate(lambda o: self.agent.act(o, deterministic=True), self.eval_env,

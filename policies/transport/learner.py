@@ -34,7 +34,7 @@ from roboloop.checkpoint import CheckpointError, check_spec, load_checkpoint, sa
 from roboloop.config import TrainConfig, to_dict
 from roboloop.envs import env_spec, make_env, obs_layout
 from roboloop.policies.evaluate import EvalResult, evaluate
-from roboloop.policies.replay import ReplayBuffer, concat_batches, to_torch
+from roboloop.policies.replay import ReplayBuffer, sample_rlpd, to_torch
 from roboloop.policies.train_loop import _load_agent_state, build_agent, collect_demos
 from roboloop.policies.transport.batch import Layout, add_to_replay, check_batch
 from roboloop.policies.transport.security import check_endpoint, secure_server
@@ -272,10 +272,7 @@ class Learner:
 
     # -------------------------------------------------------------------------------- learning
     def _sample(self) -> dict:
-        bs = self.cfg.sac.batch_size
-        if self.demo.num_added == 0:
-            return to_torch(self.online.sample(bs, self.rng))
-        return to_torch(concat_batches(self.online.sample(bs - bs // 2, self.rng), self.demo.sample(bs // 2, self.rng)))
+        return to_torch(sample_rlpd(self.online, self.demo, self.cfg.sac.batch_size, self.rng))
 
     def _budget(self) -> float:
         """Update calls allowed so far (inf when uncapped, 0 before learning starts)."""

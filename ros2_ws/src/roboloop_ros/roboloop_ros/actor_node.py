@@ -16,7 +16,9 @@ Calls: reset (std_srvs/Trigger) between episodes.
 
 Each new observation/state (the robot publishes one per control tick) triggers one step, so actions
 line up with the robot's ticks and wait for no timer: the actor acts (the person's action while they
-intervene, else the policy's), stamps the command with the time it received the observation (so the
+intervene, else the policy's; while the deadman is held it first waits up to `person_wait` of a control
+period for the person's answer to this observation, so the stored pair is (observation, the person's
+response to it) and not their response to the previous one), stamps the command with the time it received the observation (so the
 driver can measure observation-to-command latency and refuse commands built on old data), and sends
 the previous step to the learner as a transition
 (reward 1 on success, the person's action and an intervention flag when they drove). Weights come back
@@ -52,6 +54,8 @@ class ActorNode(Node):
             "checkpoint": "", "learner_address": "", "keys": "", "key_name": "actor", "insecure": False,
             "actor_name": "ros-actor", "connect_timeout": 60.0,
             "control_hz": 10.0,              # the task's control rate (sets the velocity of one action)
+            "real_time_factor": 1.0,         # a sim robot running faster than real time: shorter waits
+            "person_wait": 0.4,              # fraction of a control period to wait for the person's answer
             "deterministic": False,          # True: the mean action (evaluation); False: explore
             "obs_timeout": 0.5,              # s; an older observation stops the robot
             "intervention_timeout": 0.3,     # s; an older intervention message no longer counts
@@ -74,7 +78,7 @@ class ActorNode(Node):
         self.prev: tuple | None = None           # (obs, action, intervened) of the last step taken
         self.state, self.t, self.episodes, self.ep_return, self.ep_interventions = "reset", 0, 0, 0.0, 0
         self.reset_future, self.reset_sent = None, 0.0
-        self.faults = self.stops = self.steps = self.person_steps = 0
+        self.faults = self.stops = self.steps = self.person_steps = self.late_answers = 0
         self.successes: list[bool] = []
         self.last_fault = ""
 
@@ -93,6 +97,11 @@ class ActorNode(Node):
         self.reset_client = self.create_client(Trigger, "reset")
         self.obs_stamp = None                    # ROS time the newest state arrived (stamps the command)
         self.gripper = -1.0                      # the last gripper command sent
+        self.awaiting_person = False             # a state arrived while the person drives; their answer is due
+        self.first_pending, self.run_since = False, -np.inf   # an episode's first state waits for its images
+        self.person_timer = self.create_timer(p["person_wait"] / (p["control_hz"] * p["real_time_factor"]),
+                                              self.on_person_late)
+        self.person_timer.cancel()               # a one-shot, started per observation
         self.create_timer(p["obs_timeout"] / 2.0, self.check_inputs)
         self.create_timer(1.0, self.publish_diagnostics)
         self.get_logger().info(f"{self.source.task}: observations {sorted(self.layout)}, "
@@ -102,13 +111,20 @@ class ActorNode(Node):
     def on_state(self, msg: Float32MultiArray) -> None:
         if self._observe("state", np.asarray(msg.data, dtype=np.float32)):
             self.obs_stamp = self.get_clock().now().to_msg()
-            self.tick()
+            if self.state == "run" and self.person_driving() and self.p["person_wait"] > 0:
+                self.awaiting_person = True      # on_person_action or on_person_late steps
+                self.person_timer.reset()
+            else:
+                self.tick()
 
     def on_image(self, key: str, msg: Image) -> None:
         try:
-            self._observe(key, image_array(msg))
+            seen = self._observe(key, image_array(msg))
         except ValueError as e:
             self.fault(f"{key}/image_raw: {e}")
+            return
+        if seen and self.first_pending and all(k in self.obs_time for k in self.layout):
+            self.tick()
 
     def _observe(self, key: str, value: np.ndarray) -> bool:
         shape, dtype = self.layout[key]
@@ -123,6 +139,8 @@ class ActorNode(Node):
 
     def on_person_active(self, msg: Bool) -> None:
         self.person_active, self.person_time = bool(msg.data), time.monotonic()
+        if self.awaiting_person and not self.person_active:
+            self.tick()   # let go of the deadman: no action follows, the policy takes this step
 
     def on_person_action(self, msg: Float32MultiArray) -> None:
         a = np.asarray(msg.data, dtype=np.float32)
@@ -130,6 +148,19 @@ class ActorNode(Node):
             self.fault(f"intervention/action: expected {self.source.act_dim} finite numbers, got {a.tolist()}")
             return
         self.person_action, self.person_time = np.clip(a, -1.0, 1.0), time.monotonic()
+        if self.awaiting_person:
+            self.tick()
+
+    def on_person_late(self) -> None:
+        """No answer within person_wait: step with the person's latest action."""
+        self.person_timer.cancel()
+        if self.awaiting_person:
+            self.late_answers += 1
+            self.tick()
+
+    def person_driving(self) -> bool:
+        return self.person_active and self.person_action is not None \
+            and time.monotonic() - self.person_time < self.p["intervention_timeout"]
 
     # ------------------------------------------------------------------ the control loop
     def fresh_obs(self) -> dict[str, np.ndarray] | None:
@@ -148,8 +179,16 @@ class ActorNode(Node):
             self.fresh_obs()   # reports which inputs are stale, stops the robot
 
     def tick(self) -> None:
+        self.awaiting_person = self.first_pending = False
+        self.person_timer.cancel()
         if self.state == "reset":
             return self._resetting()
+        if any(k not in self.obs_time for k in self.layout) and \
+                time.monotonic() - self.run_since < self.p["obs_timeout"]:
+            # The episode's first state came before its images (topics are not ordered across
+            # subscriptions): step when they arrive (on_image) rather than call them missing.
+            self.first_pending = True
+            return
         obs = self.fresh_obs()
         if obs is None:
             return
@@ -165,8 +204,7 @@ class ActorNode(Node):
             self.source.record(*self.prev, reward, obs, terminated, truncated, episode)
             if done:
                 return self._end_episode(bool(self.success))
-        person = self.person_active and self.person_action is not None \
-            and time.monotonic() - self.person_time < self.p["intervention_timeout"]
+        person = self.person_driving()
         action = self.person_action.copy() if person else self.source.act(obs, self.p["deterministic"])
         if not np.all(np.isfinite(action)):
             self.fault(f"the policy returned a non-finite action {action.tolist()}", cut=True)
@@ -222,7 +260,7 @@ class ActorNode(Node):
             self.prev, self.t, self.ep_return, self.ep_interventions = None, 0, 0.0, 0
             self.success, self.event = False, None
             self.obs_time.clear()   # the next episode starts from an observation taken after the reset
-            self.state = "run"
+            self.state, self.run_since = "run", now
             self.pub_step.publish(Int32(data=0))
         elif now - self.reset_sent > self.p["reset_timeout"]:
             self.reset_future = None
@@ -244,6 +282,7 @@ class ActorNode(Node):
             level, message = "ok", f"{self.state}: episode {self.episodes + 1}, step {self.t}"
         recent = self.successes[-20:]
         values = {"steps": self.steps, "episodes": self.episodes, "person_steps": self.person_steps,
+                  "person_late_answers": self.late_answers,
                   "success_rate_last20": float(np.mean(recent)) if recent else 0.0, "faults": self.faults,
                   "stops": self.stops, "last_fault": self.last_fault, **self.source.stats()}
         self.pub_diag.publish(diagnostics_msg(self.get_clock().now().to_msg(), self.get_name(), self.source.task,

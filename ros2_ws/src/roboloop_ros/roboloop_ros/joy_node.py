@@ -34,6 +34,10 @@ class JoyNode(Node):
             raise ValueError(str(e)) from None
 
     def tick(self) -> None:
+        self.publish_pad()
+
+    def publish_pad(self) -> None:
+        """Read the pad now and publish what it says."""
         joy = self.pad.poll()
         if joy is None:
             if not self.lost:

@@ -6,10 +6,16 @@ path pad -> Joy -> teleop_node -> actor is the one a real pad takes). The person
 topics: the expert acts on `observation/state`. They take over (hold the deadman) when the policy has
 had `patience` steps of an episode without lifting the cube, and drive to the end of that episode.
 
+The pad is read and published at once after each decision, so each Joy message answers one state (the
+actor waits briefly for that answer, see actor_node's `person_wait`). Between states (a reset) the pad
+is re-published every `heartbeat` s, so teleop_node does not take the pad for unplugged.
+
 Subscribes: observation/state (std_msgs/Float32MultiArray), actor/episode_step (std_msgs/Int32)
 Publishes:  joy (sensor_msgs/Joy), as joy_node does
 """
 from __future__ import annotations
+
+import time
 
 import numpy as np
 from std_msgs.msg import Float32MultiArray, Int32
@@ -28,12 +34,15 @@ class ScriptedPersonNode(JoyNode):
         self.virtual = VirtualGamepad()
         super().__init__("scripted_person")
         p = declare_params(self, {"pad": "xbox", "patience": 20, "lift_threshold": 0.04, "cube_half": 0.02,
-                                  "max_delta_pos": 0.02, "max_delta_yaw": 0.2, "use_yaw": False})
+                                  "max_delta_pos": 0.02, "max_delta_yaw": 0.2, "use_yaw": False,
+                                  "heartbeat": 0.2})   # s; under teleop_node's joy_timeout
         self.map = load_map(p["pad"])
         self.patience, self.lift_threshold, self.cube_half = p["patience"], p["lift_threshold"], p["cube_half"]
         self.expert, self.view = expert_from_state(p["max_delta_pos"], p["max_delta_yaw"], p["use_yaw"])
         self.t = -1
         self.action: np.ndarray | None = None
+        self.last_publish = -np.inf
+        self.heartbeat = p["heartbeat"]
         self.create_subscription(Float32MultiArray, "observation/state", self.on_state, 10)
         self.create_subscription(Int32, "actor/episode_step", self.on_step, 10)
 
@@ -45,6 +54,8 @@ class ScriptedPersonNode(JoyNode):
             return
         # One expert decision per robot tick (its grasp timing counts ticks); the pad holds it until the next.
         self.action = self.expert.act()
+        drive_pad(self.virtual, self.action, self.map, deadman=self.wants_control())
+        self.publish()
 
     def on_step(self, msg: Int32) -> None:
         if msg.data < self.t or msg.data == 0:
@@ -55,10 +66,15 @@ class ScriptedPersonNode(JoyNode):
         lift = self.view.cube_pos()[2] - (TABLE_Z + self.cube_half)   # the cube above its resting height
         return self.t >= self.patience and lift < self.lift_threshold
 
+    def publish(self) -> None:
+        self.last_publish = time.monotonic()
+        self.publish_pad()
+
     def tick(self) -> None:
-        if self.action is not None:
-            drive_pad(self.virtual, self.action, self.map, deadman=self.wants_control())
-        super().tick()
+        # Only a heartbeat: a timed re-publish racing the answer to a new state would hand the actor
+        # the answer to the previous one.
+        if time.monotonic() - self.last_publish > self.heartbeat:
+            self.publish()
 
     def close(self) -> None:
         self.virtual.unplug()
