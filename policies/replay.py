@@ -90,6 +90,27 @@ class ReplayBuffer:
                       "counters": np.array([self.ptr, self.filled, self.num_added, self.capacity], dtype=np.int64)})
         return state
 
+    def extend_from_state(self, state: Mapping[str, np.ndarray]) -> int:
+        """Append the transitions of another buffer's `state_dict()` (any capacity), oldest first, keeping
+        its episodes chained; returns how many were added. For starting one run from another's data."""
+        ptr, filled, _, capacity = (int(x) for x in state["counters"])
+        missing = [k for k in self.obs if f"obs/{k}" not in state]
+        if missing:
+            raise ValueError(f"saved replay buffer has no observation key(s) {missing}")
+        order = np.r_[ptr:filled, 0:ptr] if filled == capacity else np.arange(filled)
+        is_start, obs = state["is_start"], {k: state[f"obs/{k}"] for k in self.obs}
+        added = 0
+        for pos, i in enumerate(order):
+            if not is_start[i]:
+                continue
+            j = (i + 1) % capacity
+            chained = pos + 1 < len(order) and order[pos + 1] == j and bool(is_start[j])
+            terminated = bool(state["terminated"][i])
+            self.add({k: v[i] for k, v in obs.items()}, state["action"][i], float(state["reward"][i]),
+                     {k: v[j] for k, v in obs.items()}, terminated, truncated=not chained and not terminated)
+            added += 1
+        return added
+
     def load_state_dict(self, state: Mapping[str, np.ndarray]) -> None:
         ptr, filled, num_added, capacity = (int(x) for x in state["counters"])
         if capacity != self.capacity:

@@ -349,7 +349,7 @@ def build_parser() -> argparse.ArgumentParser:
     ln.add_argument("--insecure", action="store_true", help="allow plain TCP on a non-loopback address")
     ln.add_argument("--no-progress", action="store_true")
     ln.add_argument("--init", metavar="CHECKPOINT",
-                    help="start from a trained checkpoint (its config, networks and optimizers): fine-tuning")
+                    help="fine-tune from a trained checkpoint: its config, networks, optimizers, and its replay as prior data")
     ln.set_defaults(func=_cmd_learn)
 
     a = sub.add_parser("act", help="run an actor: step the sim and stream transitions to a learner")

@@ -10,7 +10,7 @@
 
 Every step is a `roboloop` command a user could type; they are printed as they run.
 
-    python -m roboloop.demo [--out runs/demo] [--sim-steps 10000] [--finetune-steps 3000]
+    python -m roboloop.demo [--out runs/demo] [--sim-steps 10000] [--finetune-steps 5000]
 """
 from __future__ import annotations
 
@@ -47,9 +47,8 @@ def finetune(out: Path, ckpt: Path, variant: str, steps: int, rtf: float) -> Pat
     run_dir = out / "finetune"
     learn = [*CLI, "learn", "--init", str(ckpt), "--bind", "tcp://127.0.0.1:*", "--out", str(run_dir),
              "--steps", str(steps), "--no-progress", "--set", "eval_every=0",
-             # RLPD keeps its prior data while fine-tuning (the sim run's scripted demos, re-collected by
-             # the learner): starting from an empty buffer, the first updates on a few hundred robot steps
-             # wrecked the sim policy (measured: 22% -> 0%).
+             # --init also brings the sim run's replay as prior data: from empty buffers, the first updates
+             # on a few hundred robot steps wrecked the sim policy (measured: 23% -> 0%).
              "--set", "learning_starts=500", "--set", f"checkpoint_every={steps}"]
     print("\n$ roboloop " + " ".join(shlex.quote(a) for a in learn[len(CLI):]) + "   (in the background)", flush=True)
     (run_dir / "learner.endpoint").unlink(missing_ok=True)
@@ -99,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", default="runs/demo")
     ap.add_argument("--sim-steps", type=int, default=10_000, help="env steps of sim training")
-    ap.add_argument("--finetune-steps", type=int, default=3_000, help="robot steps of fine-tuning through ROS 2")
+    ap.add_argument("--finetune-steps", type=int, default=5_000, help="robot steps of fine-tuning through ROS 2")
     ap.add_argument("--variant", default="heavy_cube", help="the robot's reality gap (PickCubeGap variant)")
     ap.add_argument("--real-time-factor", type=float, default=3.0, help="sim robot speed-up during fine-tuning")
     ap.add_argument("--episodes", type=int, default=40, help="eval episodes before and after")

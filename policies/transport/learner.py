@@ -43,6 +43,7 @@ from roboloop.policies.transport.wire import Message, WireError, decode, encode,
 
 STORE_FILE = "transitions.rlog"
 ENDPOINT_FILE = "learner.endpoint"
+INIT_FILE = "init_checkpoint"   # the checkpoint a fine-tuning run started from (`--init`)
 
 
 def actor_weights(agent) -> dict[str, np.ndarray]:
@@ -96,6 +97,7 @@ class Learner:
         # RLPD demo buffer: scripted demos, and every step a person drove (batches flag them `intervened`)
         self.demo = ReplayBuffer(shapes, dtypes, act_dim, cfg.demos * (max_len + 2) + cfg.replay_capacity + 2)
         self.received = self.updates = self.version = self.rejected = self.episodes = self.refused = 0
+        self.prior_demos = False    # the demo buffer came with --init's checkpoint (no scripted demos collected)
         self._refused_logged = -1e9
         self.evals: list[tuple[int, float]] = []
         self.seen: dict[str, set[int]] = defaultdict(set)    # (actor, seq) already stored: resends are re-acked
@@ -132,16 +134,27 @@ class Learner:
         self.run_id = uuid.uuid4().hex[:8]
 
     # ---------------------------------------------------------------------------------- resume
-    def _init_from(self, path: str | Path) -> None:
+    def _init_from(self, path: str | Path, networks: bool = True) -> None:
         """Start from a trained agent (fine-tuning a sim-trained policy on the robot): its networks,
-        temperature and optimizer state; the replay starts empty."""
-        ckpt = load_checkpoint(path, load_replay=False)
+        temperature and optimizer state, and its replay buffers as prior data (its online transitions
+        in the online buffer, its demos in the demo buffer), so the first updates on a few hundred robot
+        steps do not overwrite what the sim run learned. The path is kept in the run folder, so
+        `--resume` reloads the same prior data."""
+        ckpt = load_checkpoint(path)
         check_spec(ckpt.meta["env_spec"], self.spec)
-        _load_agent_state(self.agent, ckpt.model, ckpt.path)
-        self.log(f"networks from {ckpt.path} (fine-tuning)")
+        if networks:
+            _load_agent_state(self.agent, ckpt.model, ckpt.path)
+        counts = {name: buf.extend_from_state(ckpt.replay[name])
+                  for name, buf in (("online", self.online), ("demo", self.demo)) if name in ckpt.replay}
+        self.prior_demos = counts.get("demo", 0) > 0
+        (self.run_dir / INIT_FILE).write_text(str(ckpt.path.resolve()) + "\n")
+        self.log(f"{'networks and ' if networks else ''}prior data from {ckpt.path} (fine-tuning): "
+                 + ", ".join(f"{n} {name} transitions" for name, n in counts.items()))
 
     def _resume(self) -> None:
         ckpt_path = self.run_dir / "checkpoint"
+        if (self.run_dir / INIT_FILE).exists():   # a fine-tuning run: the same prior data again
+            self._init_from((self.run_dir / INIT_FILE).read_text().strip(), networks=not ckpt_path.exists())
         if ckpt_path.exists():
             ckpt = load_checkpoint(ckpt_path, load_replay=False)
             check_spec(ckpt.meta["env_spec"], self.spec)
@@ -291,7 +304,7 @@ class Learner:
         cfg = self.cfg
         from torch.utils.tensorboard import SummaryWriter
         tb = SummaryWriter(str(self.run_dir / "tb"))
-        if cfg.demos > 0:
+        if cfg.demos > 0 and not self.prior_demos:
             collect_demos(cfg, self.demo, cfg.demos, self.log, self.progress)
         self.log(f"learner for {cfg.task} listening on {self.endpoint} "
                  f"({'CURVE' if self.auth else 'plain TCP'}); store {self.store.path}")

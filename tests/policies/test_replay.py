@@ -85,3 +85,29 @@ def test_mismatched_state_dict_is_refused():
 def test_empty_buffer_refuses_to_sample():
     with pytest.raises(RuntimeError, match="empty"):
         make().sample(4, np.random.default_rng(0))
+
+
+@pytest.mark.parametrize("source_capacity", [100, 17])   # 17: the source has wrapped around
+def test_extend_from_state_copies_every_transition_chained(source_capacity):
+    src = make(source_capacity)
+    fill(src, [3, 5, 1, 6])
+    dst = make(64)
+    fill(dst, [2], start=1000)               # data already there stays
+    added = dst.extend_from_state(src.state_dict())
+    assert added == len(src)
+    assert len(dst) == 2 + len(src)
+    all_src = src.gather(np.flatnonzero(src.is_start[: src.filled]))
+    got = dst.gather(np.flatnonzero(dst.is_start[: dst.filled]))
+    check_consistent(got)
+    assert set(got["action"][:, 0]) == set(all_src["action"][:, 0]) | {1000, 1001}
+    np.testing.assert_array_equal(got["terminated"][np.argsort(got["action"][:, 0])],
+                                  np.r_[all_src["terminated"][np.argsort(all_src["action"][:, 0])], [0, 1]])
+    # Episodes stay chained: consecutive transitions share their observation slot (no slot per step wasted).
+    assert dst.filled <= 2 + 1 + len(src) + 4 + 1
+
+
+def test_extend_from_state_refuses_other_observations():
+    src = ReplayBuffer({"state": (2,)}, {"state": np.float32}, 1, 10)
+    src.add({"state": np.zeros(2)}, np.zeros(1), 0.0, {"state": np.ones(2)}, True, False)
+    with pytest.raises(ValueError, match="cam"):
+        make().extend_from_state(src.state_dict())
