@@ -29,6 +29,7 @@ COMMAND_PARAMS = {
     "control_hz": 10.0, "frame_id": "world",
     "command_timeout": 0.5,  # s without a command -> stop
     "max_command_age": 0.5,  # s; older stamped commands are refused (a zero stamp is accepted)
+    "latency_warmup_s": 2.0,  # s after the first tick before command latency is counted (startup queues)
 }
 
 
@@ -41,6 +42,7 @@ class DriverNode(Node):
         # real_time_factor (sim robots only) runs the same control period of sim time faster in wall time
         self.period = 1.0 / (p["control_hz"] * p.get("real_time_factor", 1.0))
         self.last_command = -np.inf  # monotonic s
+        self.first_tick, self.latency_warmup = np.inf, p.get("latency_warmup_s", 2.0)
         self.refused = self.deadline_misses = self.ticks = 0
         self.command_ages: deque[float] = deque(maxlen=10_000)   # s, of the most recent stamped commands
         self.last_fault = ""
@@ -59,7 +61,7 @@ class DriverNode(Node):
         if t > 0 and age > self.max_command_age:
             self.refuse(f"stale {what}: {age:.3f} s old (max_command_age {self.max_command_age} s)")
             return False
-        if t > 0:
+        if t > 0 and time.monotonic() - self.first_tick > self.latency_warmup:
             # The actor stamps a command with the time its observation arrived: this is the
             # observation-to-command latency through the graph (actor, safety, DDS hops).
             self.command_ages.append(age)
@@ -101,6 +103,7 @@ class DriverNode(Node):
     # ------------------------------------------------------------------ the control tick
     def tick(self) -> None:
         t0 = time.monotonic()
+        self.first_tick = min(self.first_tick, t0)
         c = self.robot.command
         moving = c.mode == "pose" or np.any(c.linear != 0) or c.yaw_rate != 0
         if moving and t0 - self.last_command > self.command_timeout:
