@@ -47,16 +47,18 @@ def test_compiled_update_matches_eager(case):
         torch.testing.assert_close(c, e, rtol=1e-3, atol=1e-12)
 
 
-def test_a_failing_compiler_falls_back_to_eager_with_a_warning(monkeypatch):
+def test_a_failing_compiler_falls_back_to_eager_with_a_warning():
     import torch._inductor.config as inductor_config
-    monkeypatch.setattr(inductor_config.cpp, "cxx", ("/nonexistent/c++",))
-    monkeypatch.setattr(inductor_config, "fx_graph_cache", False)  # a cached kernel would skip the compiler
     compiled, eager = twins({"state": (6,)}, 3, hidden_dims=(16, 16))
     torch.manual_seed(1)
     batch = state_batch()
-    with pytest.warns(RuntimeWarning, match="torch.compile failed"):
+    # config.patch, not monkeypatch: monkeypatch's undo deletes torch's config entries, and every later
+    # compile in the session then fails. fx_graph_cache off: a cached kernel would skip the compiler.
+    with inductor_config.patch({"cpp.cxx": ("/nonexistent/c++",), "fx_graph_cache": False}), \
+            pytest.warns(RuntimeWarning, match="torch.compile failed"):
         torch.manual_seed(2)
         compiled.update([batch])
+    assert inductor_config.fx_graph_cache is not None and inductor_config.cpp.cxx != ("/nonexistent/c++",)
     torch.manual_seed(2)
     eager.update([batch])
     for c, e in zip(compiled.state_dict().values(), eager.state_dict().values()):

@@ -18,10 +18,10 @@ Each new observation/state (the robot publishes one per control tick) triggers o
 line up with the robot's ticks and wait for no timer: the actor acts (the person's action while they
 intervene, else the policy's; while the deadman is held it first waits up to `person_wait` of a control
 period for the person's answer to this observation, so the stored pair is (observation, the person's
-response to it) and not their response to the previous one), stamps the command with the time it received the observation (so the
-driver can measure observation-to-command latency and refuse commands built on old data), and sends
-the previous step to the learner as a transition
-(reward 1 on success, the person's action and an intervention flag when they drove). Weights come back
+response to it) and not their response to the previous one), stamps the command with the time it
+received the observation (so the driver can measure observation-to-command latency and refuse commands
+built on old data), and sends the previous step to the learner as a transition (reward 1 on success,
+the person's action and an intervention flag when they drove). Weights come back
 from the learner between steps (roboloop.policies.transport). A missing, stale, wrong-sized or
 non-finite observation, or a non-finite action, stops the robot (zero twist) and is reported; the
 episode's transition chain is cut there, nothing crashes.
@@ -99,7 +99,7 @@ class ActorNode(Node):
         self.gripper = -1.0                      # the last gripper command sent
         self.awaiting_person = False             # a state arrived while the person drives; their answer is due
         self.first_pending, self.run_since = False, -np.inf   # an episode's first state waits for its images
-        self.person_timer = self.create_timer(p["person_wait"] / (p["control_hz"] * p["real_time_factor"]),
+        self.person_timer = self.create_timer(max(p["person_wait"], 1e-3) / (p["control_hz"] * p["real_time_factor"]),
                                               self.on_person_late)
         self.person_timer.cancel()               # a one-shot, started per observation
         self.create_timer(p["obs_timeout"] / 2.0, self.check_inputs)
