@@ -10,7 +10,7 @@
 
 Every step is a `roboloop` command a user could type; they are printed as they run.
 
-    python -m roboloop.demo [--out runs/demo] [--sim-steps 10000] [--finetune-steps 5000]
+    python -m roboloop.demo [--out runs/demo] [--sim-steps 10000] [--finetune-steps 8000]
 """
 from __future__ import annotations
 
@@ -98,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", default="runs/demo")
     ap.add_argument("--sim-steps", type=int, default=10_000, help="env steps of sim training")
-    ap.add_argument("--finetune-steps", type=int, default=5_000, help="robot steps of fine-tuning through ROS 2")
+    ap.add_argument("--finetune-steps", type=int, default=8_000, help="robot steps of fine-tuning through ROS 2")
     ap.add_argument("--variant", default="heavy_cube", help="the robot's reality gap (PickCubeGap variant)")
     ap.add_argument("--real-time-factor", type=float, default=3.0, help="sim robot speed-up during fine-tuning")
     ap.add_argument("--episodes", type=int, default=40, help="eval episodes before and after")
