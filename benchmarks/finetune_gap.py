@@ -18,12 +18,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from hil_finetune import stalled
+from hil_finetune import trainer_with_person
 
 from roboloop.checkpoint import load_checkpoint
 from roboloop.config import build_train_config
-from roboloop.hardware.gamepad.virtual import ScriptedPerson
-from roboloop.policies.train_loop import Trainer, _load_agent_state
+from roboloop.policies.train_loop import Trainer, load_prior
 
 
 def sim_checkpoint(out: Path) -> Path:
@@ -34,22 +33,12 @@ def sim_checkpoint(out: Path) -> Path:
 def run(ckpt: Path, steps: int, variant: str, patience: int | None) -> dict:
     cfg = build_train_config("PickCubeGap", None, [f"env.variant={variant}", "eval_every=1000", "learning_starts=500", "demos=10",
                                                    "stop_at_success=1.1"], steps=steps, seed=0)
-    person = ScriptedPerson(None, stalled(patience)) if patience is not None else None
     t = time.time()
-    try:
-        with tempfile.TemporaryDirectory() as d:
-            trainer = Trainer(cfg, run_dir=d, progress=True, teleop=person)
-            if person is not None:
-                person.attach(trainer.env)
-            prior = load_checkpoint(ckpt)
-            _load_agent_state(trainer.agent, prior.model, prior.path)
-            trainer.online.extend_from_state(prior.replay["online"])
-            trainer.demo.extend_from_state(prior.replay["demo"])   # demos=10 sizes the buffer; none are collected
-            trainer._evaluate()   # the sim policy on the gap robot: evals[0], at step 0
-            result = trainer.run()
-    finally:
-        if person is not None:
-            person.close()
+    with trainer_with_person(cfg, patience) as trainer:
+        # demos=10 only sizes the demo buffer: the prior's demos fill it, so none are collected
+        load_prior(load_checkpoint(ckpt), trainer.agent, trainer.online, trainer.demo)
+        trainer._evaluate()   # the sim policy on the gap robot: evals[0], at step 0
+        result = trainer.run()
     return {"evals": result.evals, "minutes": (time.time() - t) / 60}
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import tempfile
 import time
+from contextlib import contextmanager
 
 import numpy as np
 
@@ -33,20 +34,28 @@ def stalled(patience: int):
     return wants_control
 
 
-def run(steps: int, seed: int, person_patience: int | None) -> dict:
-    cfg = build_train_config("PickCube", None, ["demos=2", f"stop_at_success={TARGET}", "eval_every=2000"],
-                             steps=steps, seed=seed)
-    person = ScriptedPerson(None, stalled(person_patience)) if person_patience is not None else None
-    t = time.time()
+@contextmanager
+def trainer_with_person(cfg, patience: int | None):
+    """A Trainer in a temporary run folder; with `patience`, a scripted person at a virtual pad who takes
+    over when the policy stalls (`stalled`). The pad is unplugged on exit."""
+    person = ScriptedPerson(None, stalled(patience)) if patience is not None else None
     try:
         with tempfile.TemporaryDirectory() as d:
             trainer = Trainer(cfg, run_dir=d, progress=True, teleop=person)
             if person is not None:
                 person.attach(trainer.env)
-            result = trainer.run()
+            yield trainer
     finally:
         if person is not None:
             person.close()
+
+
+def run(steps: int, seed: int, person_patience: int | None) -> dict:
+    cfg = build_train_config("PickCube", None, ["demos=2", f"stop_at_success={TARGET}", "eval_every=2000"],
+                             steps=steps, seed=seed)
+    t = time.time()
+    with trainer_with_person(cfg, person_patience) as trainer:
+        result = trainer.run()
     reached = next((s for s, r in result.evals if r >= TARGET), None)
     windows: dict[int, list[float]] = {}
     for step, rate in trainer.intervention_rates:

@@ -55,6 +55,17 @@ def load_agent(source: str | Path | Checkpoint, env) -> tuple[SAC, TrainConfig, 
     return agent, cfg, ckpt.meta
 
 
+def load_prior(ckpt: Checkpoint, agent: SAC, online: ReplayBuffer, demo: ReplayBuffer | None,
+               networks: bool = True) -> dict[str, int]:
+    """Fine-tuning from a trained run (`roboloop learn --init`): its networks, temperature and optimizer
+    state (unless `networks` is False), and its replay as prior data: online transitions into `online`,
+    demos into `demo`. Returns {buffer name: transitions added}."""
+    if networks:
+        _load_agent_state(agent, ckpt.model, ckpt.path)
+    return {name: buf.extend_from_state(ckpt.replay[name])
+            for name, buf in (("online", online), ("demo", demo)) if name in ckpt.replay and buf is not None}
+
+
 def _load_agent_state(agent: SAC, model: dict, path: Path) -> None:
     try:
         agent.load_state_dict(model["agent"], strict=True)

@@ -35,7 +35,7 @@ from roboloop.config import TrainConfig, to_dict
 from roboloop.envs import env_spec, make_env, obs_layout
 from roboloop.policies.evaluate import EvalResult, evaluate
 from roboloop.policies.replay import ReplayBuffer, sample_rlpd, to_torch
-from roboloop.policies.train_loop import _load_agent_state, build_agent, collect_demos
+from roboloop.policies.train_loop import _load_agent_state, build_agent, collect_demos, load_prior
 from roboloop.policies.transport.batch import Layout, add_to_replay, check_batch
 from roboloop.policies.transport.security import check_endpoint, secure_server
 from roboloop.policies.transport.store import TransitionStore
@@ -142,10 +142,7 @@ class Learner:
         `--resume` reloads the same prior data."""
         ckpt = load_checkpoint(path)
         check_spec(ckpt.meta["env_spec"], self.spec)
-        if networks:
-            _load_agent_state(self.agent, ckpt.model, ckpt.path)
-        counts = {name: buf.extend_from_state(ckpt.replay[name])
-                  for name, buf in (("online", self.online), ("demo", self.demo)) if name in ckpt.replay}
+        counts = load_prior(ckpt, self.agent, self.online, self.demo, networks)
         self.prior_demos = counts.get("demo", 0) > 0
         (self.run_dir / INIT_FILE).write_text(str(ckpt.path.resolve()) + "\n")
         self.log(f"{'networks and ' if networks else ''}prior data from {ckpt.path} (fine-tuning): "
