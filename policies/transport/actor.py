@@ -27,7 +27,7 @@ import torch
 import torch.nn as nn
 import zmq
 
-from roboloop.config import TrainConfig, from_dict
+from roboloop.policies.config import TrainConfig, from_dict
 from roboloop.policies.transport.batch import Step, pack_batch
 from roboloop.policies.transport.security import check_endpoint, secure_client
 from roboloop.policies.transport.settings import TransportConfig
