@@ -1,9 +1,9 @@
 """The simulated robot: a roboloop task env (MuJoCo arm) behind the `RobotDriver` contract.
 
 `SimRobotDriver` steps the same Gymnasium env the policy was trained on, so a reality-gap
-variant of a task (issue 3's ``roboloop/PickCubeGap-v0``) becomes a different robot just by its
+variant of a task (``roboloop/PickCubeGap-v0``) becomes a different robot just by its
 task id. Each `tick()` turns the held end-effector command into one normalized env action
-(velocity x control period / max_delta_pos), so the sim robot moves exactly like the env.
+(velocity x control period / max_delta_pos), so the sim robot moves exactly like the env. `sim_robot_env()` puts it behind `RobotEnv` in-process.
 """
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ import mujoco  # noqa: E402
 import numpy as np  # noqa: E402
 
 from .robot_driver import EECommand, RobotDriver, RobotState, quat_from_matrix  # noqa: E402
+from .robot_env import ObservationSource, RobotEnv  # noqa: E402
 
 JOINT_NAMES = ("j1", "j2", "j3", "j4", "j5", "j6", "finger_l", "finger_r")
 
@@ -97,6 +98,14 @@ class SimRobotDriver(RobotDriver):
         self.terminated = self.terminated or terminated
         self.steps += 1
 
+    def push_cube(self, velocity) -> None:
+        """Knock the cube: set its linear velocity (3,) m/s, world frame (a disturbance, as a person's hand)."""
+        v = np.asarray(velocity, dtype=float).reshape(3)
+        if not np.all(np.isfinite(v)):
+            raise ValueError(f"non-finite cube velocity {v.tolist()}")
+        adr = self.sim.model.joint("cube").dofadr[0]
+        self.sim.data.qvel[adr:adr + 3] = v
+
     def read_state(self) -> RobotState:
         d = self.sim.data
         q = np.array([d.joint(j).qpos[0] for j in JOINT_NAMES])
@@ -123,3 +132,41 @@ class SimRobotDriver(RobotDriver):
             r.close()
         self._renderers.clear()
         self.env.close()
+
+
+class SimRobotObservations(ObservationSource):
+    """The sim robot's observations in-process: each `next` advances it one control tick (the task's own
+    observation), and its flags are the sim's privileged outcome (what a robot takes from a detector)."""
+
+    def __init__(self, driver: SimRobotDriver):
+        self.driver = driver
+        self._fresh = True   # the observation of the last reset has not been returned yet
+
+    def clear(self) -> None:
+        self._fresh = True
+
+    def next(self, timeout_s: float) -> dict[str, tuple[np.ndarray, float]]:
+        if not self._fresh:
+            self.driver.tick()
+        self._fresh = False
+        now = time.monotonic()
+        return {k: (v, now) for k, v in self.driver.observation.items()}
+
+    def flags(self) -> dict[str, bool]:
+        return {"is_success": self.driver.success, "is_failure": bool(self.driver.info.get("is_failure", False)),
+                "is_grasped": bool(self.driver.info.get("is_grasped", False))}
+
+
+def sim_robot_env(task: str = "roboloop/PickCube-v0", env_kwargs: dict | None = None, seed: int | None = None,
+                  spec: dict | None = None, max_episode_steps: int | None = None) -> RobotEnv:
+    """A `RobotEnv` over an in-process `SimRobotDriver` (no ROS): the robot path, stepped like a sim.
+
+    spec: the policy's task spec (default: the sim robot's own); the rules come from the spec's task
+    with `env_kwargs`. Every reset re-samples the scene (`reset(seed=...)` seeds it).
+    """
+    from roboloop.sim.rules import task_rules
+    driver = SimRobotDriver(task, env_kwargs, seed=seed)
+    spec = spec or driver.base.task_spec()
+    return RobotEnv(spec, driver, SimRobotObservations(driver), task_rules(spec["task"], env_kwargs),
+                    reset=driver.reset,
+                    max_episode_steps=max_episode_steps or driver.env.spec.max_episode_steps)

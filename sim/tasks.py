@@ -28,18 +28,20 @@ from gymnasium import spaces  # noqa: E402
 
 from .physics import ArmPhysics  # noqa: E402
 from .robot import TABLE_Z, ArmSim  # noqa: E402
+from .rules import PickCubeRules, ReachRules, TaskRules, named  # noqa: E402
 
 
 # Observation bounds by unit. Positions are world-frame metres (the floor is 3 m square),
 # "1" entries are gripper opening (0..1) or sin/cos, yaw comes from arctan2.
-_UNIT_BOUNDS = {"m": (-5.0, 5.0), "m/s": (-50.0, 50.0), "rad": (-np.pi, np.pi), "1": (-1.0, 1.0)}
+UNIT_BOUNDS = {"m": (-5.0, 5.0), "m/s": (-50.0, 50.0), "rad": (-np.pi, np.pi), "1": (-1.0, 1.0)}
 
 
 class ArmTaskEnv(gym.Env):
     """Shared machinery of the arm tasks: actions, stepping, images, spec.
 
-    Subclasses define ``TASK_ID``, ``_state_names_units()``, ``_state()``, ``_sample_scene()``,
-    ``_evaluate()`` and ``_reward()``.
+    Subclasses define ``TASK_ID``, ``_state_names_units()``, ``_state()``, ``_sample_scene()`` and
+    ``self.rules`` (a `roboloop.sim.rules.TaskRules`: success, failure and reward over the named
+    state, the same rules a robot runs).
 
     Kwargs:
         control_hz: policy/control rate, Hz (default 10).
@@ -90,8 +92,8 @@ class ArmTaskEnv(gym.Env):
         _, units = self._state_names_units()
         # Finite, generous bounds per unit (the checker rejects infinite ones); `_obs` clips
         # into them so an observation is always inside its space.
-        self._state_low = np.array([_UNIT_BOUNDS[u][0] for u in units], dtype=np.float32)
-        self._state_high = np.array([_UNIT_BOUNDS[u][1] for u in units], dtype=np.float32)
+        self._state_low = np.array([UNIT_BOUNDS[u][0] for u in units], dtype=np.float32)
+        self._state_high = np.array([UNIT_BOUNDS[u][1] for u in units], dtype=np.float32)
         obs = {"state": spaces.Box(self._state_low, self._state_high, dtype=np.float32)}
         for cam in self.CAMERAS:
             obs[cam] = spaces.Box(0, 255, (self.image_size, self.image_size, 3), np.uint8)
@@ -114,12 +116,20 @@ class ArmTaskEnv(gym.Env):
         """Randomize the episode (goal / cube pose) with ``self.np_random``; sim is at home."""
         raise NotImplementedError
 
+    def _rule_state(self) -> dict[str, float]:
+        """The named state the rules read (unclipped, float64)."""
+        return named(self._state_names_units()[0], self._state())
+
+    def _flags(self) -> dict[str, bool]:
+        """What the rules need beyond the state (see roboloop.sim.rules)."""
+        return {}
+
     def _evaluate(self) -> tuple[bool, bool]:
-        """(success, failure) for the current state."""
-        raise NotImplementedError
+        """(success, failure) for the current state, by the task's rules."""
+        return self.rules.outcome(self._rule_state(), self._flags())
 
     def _reward(self, success: bool) -> float:
-        raise NotImplementedError
+        return self.rules.reward(self._rule_state(), success, self._flags())
 
     def _extra_info(self) -> dict[str, Any]:
         return {}
@@ -243,6 +253,7 @@ class ReachEnv(ArmTaskEnv):
         self.success_dist = float(success_dist)
         self.goal = np.zeros(3)
         super().__init__(**kwargs)
+        self.rules: TaskRules = ReachRules(self.success_dist, self.reward_type)
 
     def _state_names_units(self):
         names = ["ee_x", "ee_y", "ee_z", "ee_vx", "ee_vy", "ee_vz", "gripper_opening",
@@ -265,14 +276,6 @@ class ReachEnv(ArmTaskEnv):
     def distance(self) -> float:
         return float(np.linalg.norm(self.goal - self.sim.ee_pos()))
 
-    def _evaluate(self):
-        return self.distance() < self.success_dist, False
-
-    def _reward(self, success):
-        if self.reward_type == "sparse":
-            return float(success)
-        return float(success) - float(np.tanh(10.0 * self.distance()))
-
     def _extra_info(self):
         return {"distance": self.distance()}
 
@@ -293,8 +296,8 @@ class PickCubeEnv(ArmTaskEnv):
     CUBE_LOW = np.array([0.32, -0.15])
     CUBE_HIGH = np.array([0.52, 0.15])
     # Failure bounds on the cube centre (m): table top spans x [-0.2, 0.8], y [-0.6, 0.6].
-    BOUNDS_LOW = np.array([0.05, -0.45, TABLE_Z - 0.01])
-    BOUNDS_HIGH = np.array([0.75, 0.45, TABLE_Z + 0.6])
+    BOUNDS_LOW = np.array(PickCubeRules.bounds_low)
+    BOUNDS_HIGH = np.array(PickCubeRules.bounds_high)
 
     def __init__(self, lift_height: float = 0.05, cube_yaw_range: float | None = None, **kwargs):
         self.lift_height = float(lift_height)
@@ -302,6 +305,7 @@ class PickCubeEnv(ArmTaskEnv):
         self.cube_yaw_range = float(
             cube_yaw_range if cube_yaw_range is not None else (np.pi / 4 if use_yaw else 0.25))
         super().__init__(**kwargs)
+        self.rules: TaskRules = PickCubeRules(self.lift_height, self.reward_type)
 
     def _state_names_units(self):
         names = ["ee_x", "ee_y", "ee_z", "ee_yaw", "gripper_opening", "cube_x", "cube_y", "cube_z",
@@ -325,20 +329,14 @@ class PickCubeEnv(ArmTaskEnv):
         """Cube height above its resting height on the table (m)."""
         return float(self.sim.cube_pos()[2] - (TABLE_Z + self.sim.cube_half()))
 
-    def _evaluate(self):
-        cube = self.sim.cube_pos()
-        failure = bool(np.any(cube < self.BOUNDS_LOW) or np.any(cube > self.BOUNDS_HIGH))
-        success = (not failure) and self.lift() >= self.lift_height
-        return success, failure
+    def _rule_state(self):
+        # The cube's resting height follows its size (domain randomization may scale it).
+        self.rules.cube_rest_z = TABLE_Z + self.sim.cube_half()
+        return named(PickCubeEnv._state_names_units(self)[0], PickCubeEnv._state(self))
 
-    def _reward(self, success):
-        if self.reward_type == "sparse":
-            return float(success)
-        dist = float(np.linalg.norm(self.sim.cube_pos() - self.sim.ee_pos()))
-        grasped = float(self.sim.is_grasped())
-        lift_frac = float(np.clip(self.lift() / self.lift_height, 0.0, 1.0))
-        return (float(success) + 0.25 * (1.0 - np.tanh(10.0 * dist)) + 0.25 * grasped
-                + 0.5 * grasped * lift_frac)
+    def _flags(self):
+        # Contacts are not in the observation; only the dense reward reads them.
+        return {"is_grasped": self.sim.is_grasped()} if self.reward_type == "dense" else {}
 
     def _extra_info(self):
         return {"is_grasped": bool(self.sim.is_grasped()), "lift": self.lift()}
@@ -353,6 +351,8 @@ class PickCubeVisionEnv(PickCubeEnv):
 
     TASK_ID = "roboloop/PickCubeVision-v0"
     CAMERAS = ("front", "wrist")
+    # The sim decides from its privileged cube pose (PickCube's rules, see _rule_state); a robot's state
+    # has no cube, so there success/failure come as flags (roboloop.sim.rules.FlagRules).
 
     def _state_names_units(self):
         return ["ee_x", "ee_y", "ee_z", "ee_yaw", "gripper_opening"], ["m", "m", "m", "rad", "1"]

@@ -27,6 +27,7 @@ import torch
 import torch.nn as nn
 import zmq
 
+from roboloop.policies.actor_loop import ActorLoop
 from roboloop.policies.config import TrainConfig, from_dict
 from roboloop.policies.transport.batch import Step, pack_batch
 from roboloop.policies.transport.security import check_endpoint, secure_client
@@ -313,7 +314,8 @@ def run_actor(endpoint: str, task: str | None = None, steps: int = 0, rate_hz: f
               keys: str | None = None, key_name: str = "actor", insecure: bool = False, name: str | None = None,
               deterministic: bool = False, status_file: str | None = None, connect_timeout_s: float = 60.0,
               log: Callable[[str], None] = print) -> dict:
-    """Step a sim env and stream its transitions to the learner at `endpoint`; returns the final stats.
+    """Step a sim env with the shared actor loop (roboloop.policies.actor_loop) and stream its transitions
+    to the learner at `endpoint`; returns the final stats.
 
     steps: stop after this many env steps (0 = until the learner says stop, or SIGTERM / Ctrl-C).
     rate_hz: fixed control rate (0 = as fast as the sim runs); jitter is measured against it.
@@ -342,18 +344,24 @@ def run_actor(endpoint: str, task: str | None = None, steps: int = 0, rate_hz: f
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
     rng = np.random.default_rng(seed)
-    obs, _ = env.reset(seed=seed)
     jitter, period = Jitter(), (1.0 / rate_hz if rate_hz > 0 else 0.0)
-    n = episodes = 0
-    ep_return, recent = 0.0, deque(maxlen=20)
-    t0 = last_status = last_log = time.monotonic()
-    tick = t0
+    t0 = time.monotonic()
+    clock = {"tick": t0 + period, "status": t0, "log": t0}
+
+    def act(obs, det):
+        policy = client.policy()[1]
+        return (rng.uniform(-1.0, 1.0, env.action_space.shape).astype(np.float32) if policy is None
+                else policy.act(obs, det))
+
+    def push(tr, episode):
+        client.push(Step(tr.obs, tr.action, tr.reward, tr.next_obs, tr.terminated, tr.truncated, tr.intervention),
+                    episode)
 
     def write_status(final: bool = False) -> dict:
-        st = {**client.stats(), "actor": client.name, "steps": n, "episodes": episodes,
-              "steps_per_s": n / max(1e-9, time.monotonic() - t0),
-              "success_rate": float(np.mean(recent)) if recent else 0.0, **jitter.summary(),
-              "acked_seqs": _ranges(client.acked_seqs), "final": final}
+        n = loop.steps
+        st = {**client.stats(), "actor": client.name, "steps": n, "episodes": loop.episodes,
+              "steps_per_s": n / max(1e-9, time.monotonic() - t0), "success_rate": loop.success_rate,
+              **jitter.summary(), "acked_seqs": _ranges(client.acked_seqs), "final": final}
         client.extra_stats = {"steps_per_s": st["steps_per_s"], "steps": n}   # rides on the learner pings
         if status_file:
             tmp = f"{status_file}.tmp"
@@ -361,46 +369,30 @@ def run_actor(endpoint: str, task: str | None = None, steps: int = 0, rate_hz: f
             os.replace(tmp, status_file)
         return st
 
-    try:
-        while not stop.is_set() and not client.learner_stopped and (steps <= 0 or n < steps):
-            if period:
-                now = time.monotonic()
-                if n:
-                    jitter.late_ms.append((now - tick) * 1e3)
-                    if now - tick > period:
-                        jitter.overruns += 1
-                        tick = now   # do not try to catch up on missed periods: keep the rate from here
-                tick += period
-            version, policy = client.policy()
-            action = (rng.uniform(-1.0, 1.0, env.action_space.shape).astype(np.float32) if policy is None
-                      else policy.act(obs, deterministic))
-            next_obs, reward, terminated, truncated, info = env.step(action)
-            ep_return += float(reward)
-            n += 1
-            episode = None
-            if terminated or truncated:
-                episodes += 1
-                recent.append(bool(info.get("is_success", False)))
-                episode = {"return": ep_return, "success": recent[-1]}
-            client.push(Step(obs, action, float(reward), next_obs, bool(terminated), bool(truncated)), episode)
-            if terminated or truncated:
-                obs, _ = env.reset()
-                ep_return = 0.0
-            else:
-                obs = next_obs
+    def after_step(loop: ActorLoop) -> None:
+        now = time.monotonic()
+        if now - clock["status"] >= 1.0:
+            st = write_status()
+            if now - clock["log"] >= 10.0:
+                clock["log"] = now
+                log(f"{client.name}: {loop.steps} steps ({st['steps_per_s']:.0f}/s), weights v{client.policy()[0]} "
+                    f"(lag {st['version_lag']}), queue {st['queue_depth']}, unacked {st['unacked']}, "
+                    f"acked {st['acked']}, dropped {st['dropped_steps']} steps / {st['dropped_batches']} batches")
+            clock["status"] = now
+        if period:   # a fixed control rate; lateness is measured at the start of the next step
+            delay = clock["tick"] - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
             now = time.monotonic()
-            if now - last_status >= 1.0:
-                st = write_status()
-                if now - last_log >= 10.0:
-                    last_log = now
-                    log(f"{client.name}: {n} steps ({st['steps_per_s']:.0f}/s), weights v{version} "
-                        f"(lag {st['version_lag']}), queue {st['queue_depth']}, unacked {st['unacked']}, "
-                        f"acked {st['acked']}, dropped {st['dropped_steps']} steps / {st['dropped_batches']} batches")
-                last_status = now
-            if period:
-                delay = tick - time.monotonic()
-                if delay > 0:
-                    time.sleep(delay)
+            jitter.late_ms.append((now - clock["tick"]) * 1e3)
+            if now - clock["tick"] > period:
+                jitter.overruns += 1
+                clock["tick"] = now   # do not try to catch up on missed periods: keep the rate from here
+            clock["tick"] += period
+
+    loop = ActorLoop(env, act, push, deterministic, seed=seed, on_step=after_step)
+    try:
+        loop.run(steps, stop=lambda: stop.is_set() or client.learner_stopped)
         if not client.learner_stopped and not client.flush(timeout_s=10.0):
             log(f"{client.name}: {len(client.unacked)} batches were not acknowledged before exit")
     except KeyboardInterrupt:
@@ -409,5 +401,6 @@ def run_actor(endpoint: str, task: str | None = None, steps: int = 0, rate_hz: f
         st = write_status(final=True)
         client.close()
         env.close()
+    n, episodes = loop.steps, loop.episodes
     log(f"{client.name}: done after {n} steps, {episodes} episodes; acked {st['acked']} transitions")
     return st

@@ -52,7 +52,7 @@ class PolicySource:
                 cfg = learner_cfg
                 self.env = make_env(cfg.task, cfg.env, cfg.wrappers, training=False)
             self.client.set_policy_template(ActorPolicy(build_agent(learner_cfg, self.env)))
-        self.task = cfg.task
+        self.task, self.cfg = cfg.task, cfg
         self.spec = env_spec(self.env)
         shapes, dtypes, self.act_dim = obs_layout(self.env)
         self.layout = {k: (tuple(shapes[k]), np.dtype(dtypes[k])) for k in shapes}

@@ -3,10 +3,11 @@ from __future__ import annotations
 
 import signal
 import sys
+import threading
 
 import rclpy
 from rcl_interfaces.msg import ParameterDescriptor
-from rclpy.executors import ExternalShutdownException
+from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 
 
@@ -35,6 +36,32 @@ def run_node(node_cls, args: list[str] | None = None) -> int:
     try:
         node = node_cls()
         rclpy.spin(node)
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    except (ValueError, RuntimeError) as e:
+        name = node.get_name() if node is not None else node_cls.__name__
+        print(f"{name}: error: {e}", file=sys.stderr, flush=True)
+        return 2
+    finally:
+        if node is not None:
+            node.close()
+            node.destroy_node()
+        rclpy.try_shutdown()
+    return 0
+
+
+def run_loop_node(node_cls, args: list[str] | None = None) -> int:
+    """For nodes with a control loop: the executor spins callbacks in a background thread while
+    `node.run(ok)` runs the loop in the main thread until shutdown (`ok()` turns False)."""
+    rclpy.init(args=args)
+    signal.signal(signal.SIGTERM, lambda *_: rclpy.try_shutdown())
+    node = None
+    try:
+        node = node_cls()
+        executor = SingleThreadedExecutor()
+        executor.add_node(node)
+        threading.Thread(target=executor.spin, name="ros-executor", daemon=True).start()
+        node.run(rclpy.ok)
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     except (ValueError, RuntimeError) as e:

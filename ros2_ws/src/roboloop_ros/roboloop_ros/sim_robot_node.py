@@ -5,9 +5,10 @@ The command topics, ee_pose and /diagnostics are DriverNode's (see driver_node.p
   <camera>/image_raw    sensor_msgs/Image rgb8      sensor-data QoS, frame `<camera>_camera`
   observation/state     std_msgs/Float32MultiArray  the task's state observation (`roboloop tasks`),
                                                     published last in each tick
-  success               std_msgs/Bool               the task's success flag, every tick
+  success, failure      std_msgs/Bool               the task's outcome from the sim's privileged state, every
+                                                    tick (a success detector, for rules the state cannot decide)
   reset (service)       std_srvs/Trigger            new episode (cube re-sampled), arm home, stopped
-The physics is the `task` parameter's env, so issue 3's reality-gap task ids are other robots.
+The physics is the `task` parameter's env, so the reality-gap task ids are other robots.
 """
 from __future__ import annotations
 
@@ -39,6 +40,7 @@ class SimRobotNode(DriverNode):
         self.pub_joints = self.create_publisher(JointState, "joint_states", 10)
         self.pub_state = self.create_publisher(Float32MultiArray, "observation/state", 10)
         self.pub_success = self.create_publisher(Bool, "success", 10)
+        self.pub_failure = self.create_publisher(Bool, "failure", 10)
         self.pub_images = {c: self.create_publisher(Image, f"{c}/image_raw", qos_profile_sensor_data)
                            for c in self.cameras}
         self.create_service(Trigger, "reset", self.on_reset)
@@ -59,7 +61,9 @@ class SimRobotNode(DriverNode):
             for cam, pub in self.pub_images.items():
                 pub.publish(image_msg(self.robot.render(cam, *self.size), now, f"{cam}_camera"))
         self.pub_joints.publish(joint_state_msg(s.joint_names, s.joint_positions, s.joint_velocities, now))
+        # The task's privileged outcome, for rules that cannot decide from the state (a success detector)
         self.pub_success.publish(Bool(data=self.robot.success))
+        self.pub_failure.publish(Bool(data=bool(self.robot.info.get("is_failure", False))))
         self.pub_state.publish(Float32MultiArray(data=[float(x) for x in self.robot.observation["state"]]))
 
     def diagnostic_values(self) -> dict:
