@@ -44,7 +44,7 @@ def test_the_expert_succeeds_through_robot_env_as_in_sim():
 def test_a_knocked_off_cube_terminates_the_episode_as_a_failure():
     robot = sim_robot_env("PickCube", seed=None)
     robot.reset(seed=2)
-    robot.driver.push_cube([3.0, 0.0, 1.0])   # m/s: off the far edge of the table
+    robot.driver.push_cube([4.0, 0.0, 0.0])   # m/s: it slides off the far edge of the table
     for t in range(30):
         _, r, term, trunc, info = robot.step(np.array([0, 0, 0, -1], np.float32))
         if term:

@@ -8,10 +8,13 @@ The command topics, ee_pose and /diagnostics are DriverNode's (see driver_node.p
   success, failure      std_msgs/Bool               the task's outcome from the sim's privileged state, every
                                                     tick (a success detector, for rules the state cannot decide)
   reset (service)       std_srvs/Trigger            new episode (cube re-sampled), arm home, stopped
+Subscribes, besides the commands:
+  cube_push             geometry_msgs/Vector3       a disturbance: sets the cube's velocity (m/s, world frame)
 The physics is the `task` parameter's env, so the reality-gap task ids are other robots.
 """
 from __future__ import annotations
 
+from geometry_msgs.msg import Vector3
 from rclpy.qos import qos_profile_sensor_data
 from sensor_msgs.msg import Image, JointState
 from std_msgs.msg import Bool, Float32MultiArray
@@ -44,6 +47,7 @@ class SimRobotNode(DriverNode):
         self.pub_images = {c: self.create_publisher(Image, f"{c}/image_raw", qos_profile_sensor_data)
                            for c in self.cameras}
         self.create_service(Trigger, "reset", self.on_reset)
+        self.create_subscription(Vector3, "cube_push", self.on_push, 10)
         self.start(robot, p, robot.task)
         self.get_logger().info(f"{robot.task} at {robot.control_hz:g} Hz, cameras {self.cameras}")
 
@@ -51,6 +55,12 @@ class SimRobotNode(DriverNode):
         self.robot.reset()
         response.success, response.message = True, f"{self.robot.task}: new episode"
         return response
+
+    def on_push(self, msg: Vector3) -> None:
+        try:
+            self.robot.push_cube([msg.x, msg.y, msg.z])
+        except ValueError as e:
+            self.refuse(f"cube_push: {e}")
 
     def step(self) -> None:
         self.robot.tick()
