@@ -4,10 +4,18 @@ ROS topics -> a ROS-backed driver, observation and teleop source (roboloop_ros.r
 with the checkpoint's wrapper stack and `InterventionWrapper` -> the shared actor loop that `roboloop act`
 also runs (roboloop.policies.actor_loop). Reward, episode ends and action scaling are the env's.
 
-Subscribes: observation/state, <camera>/image_raw, success, failure, intervention/active,
-  intervention/action, episode_event (see ros_robot.py)
-Publishes:  cmd_vel (TwistStamped; remap to safety's input), gripper_cmd (Float64),
-  actor/episode_step (Int32, every step and 0 at a reset), /diagnostics (1 Hz and on every fault)
+Subscribes:
+  observation/state      std_msgs/Float32MultiArray  the task's state vector (sim_robot publishes it)
+  <camera>/image_raw     sensor_msgs/Image           one per image observation of the task (rgb8/bgr8)
+  success, failure       std_msgs/Bool               an external outcome, for tasks whose state cannot decide it
+  intervention/active    std_msgs/Bool               teleop_node: the person holds the deadman
+  intervention/action    std_msgs/Float32MultiArray  teleop_node: the person's normalized action
+  episode_event          std_msgs/String             teleop_node: success / failure / reset buttons
+Publishes:
+  cmd_vel                geometry_msgs/TwistStamped  end-effector velocity, stamped with the observation's arrival
+  gripper_cmd            std_msgs/Float64            -1 open .. +1 closed
+  actor/episode_step     std_msgs/Int32              step within the episode; 0 at a reset
+  /diagnostics           diagnostic_msgs/DiagnosticArray  1 Hz and on every fault
 Calls:      reset (std_srvs/Trigger) between episodes.
 
 Weights: `checkpoint` (a trained checkpoint folder) and/or `learner_address` (weights streamed by the
