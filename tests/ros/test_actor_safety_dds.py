@@ -248,8 +248,10 @@ def test_whole_loop_with_the_learner(ros_node, spawn, untrained_checkpoint, tmp_
         for d in reversed(diag):
             if d.status[0].name.endswith("actor"):
                 return {kv.key: kv.value for kv in d.status[0].values}.get(key)
-    wait_for(lambda: learner.p.poll() is not None, 240,
-             f"the learner to train on 400 robot steps:\n{learner.output[-3000:]}\n{launcher.output[-3000:]}")
+    try:
+        wait_for(lambda: learner.p.poll() is not None, 240, "the learner to train on 400 robot steps")
+    finally:
+        print(f"{learner.output[-3000:]}\n{launcher.output[-3000:]}")
     assert learner.p.returncode == 0, learner.output
     assert images and (images[-1].height, images[-1].width) == (128, 128)
     assert int(actor_stat("weights_version") or 0) >= 1, "the learner's weights never reached the actor"
