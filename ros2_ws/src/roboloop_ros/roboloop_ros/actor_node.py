@@ -68,9 +68,8 @@ class ActorNode(Node):
                                 p["intervention_timeout"], self.fault)
         self.pub_step = self.create_publisher(Int32, "actor/episode_step", 10)
         self.pub_diag = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
-        reset = ResetService(self, p["reset_timeout"])
-        robot = RobotEnv(spec, self.driver, self.obs, task_rules(spec["task"], s.cfg.env),
-                         reset=lambda seed: (reset(seed), self.pub_step.publish(Int32(data=0))),
+        self.reset_service = ResetService(self, p["reset_timeout"])
+        robot = RobotEnv(spec, self.driver, self.obs, task_rules(spec["task"], s.cfg.env), reset=self.reset_robot,
                          max_episode_steps=p["max_episode_steps"] or s.max_episode_steps,
                          obs_timeout_s=p["obs_timeout"], control_hz=hz)
         env = InterventionWrapper(build_wrappers(robot, s.cfg.wrappers, training=False), self.teleop)
@@ -83,6 +82,10 @@ class ActorNode(Node):
 
     def run(self, ok) -> None:
         self.loop.run(stop=lambda: not ok())
+
+    def reset_robot(self, seed: int | None) -> None:
+        self.reset_service(seed)
+        self.pub_step.publish(Int32(data=0))   # a new episode (the scripted person restarts its expert)
 
     def record(self, tr, episode) -> None:
         self.source.record(tr.obs, tr.action, tr.intervention, tr.reward, tr.next_obs, tr.terminated,

@@ -77,6 +77,7 @@ class RosObservations(ObservationSource):
         except ValueError as e:
             with self.cond:
                 self.error = self.error or f"{key}/image_raw: {e}"
+                self.cond.notify_all()
             return
         self._put(key, img)
 
