@@ -70,6 +70,14 @@ class ObservationSource(abc.ABC):
         return {}
 
 
+def wait_for_operator(prompt: str = "reset the scene, then press Enter: ",
+                      read: Callable[[str], str] = input) -> Callable[[int | None], None]:
+    """A `reset` for RobotEnv that waits for the person at the robot (it is stopped meanwhile)."""
+    def reset(seed: int | None) -> None:
+        read(prompt)
+    return reset
+
+
 class RobotEnv(gym.Env):
     """A robot behind the Gymnasium API.
 
@@ -78,9 +86,10 @@ class RobotEnv(gym.Env):
         driver: the `RobotDriver` that moves the arm.
         observations: the `ObservationSource` of states and images.
         rules: the task's `roboloop.sim.rules.TaskRules` (`task_rules(task, env_kwargs)`).
-        reset: called with the seed at every reset to bring the scene back (a home pose, a reset
-            service, a prompt that waits for the operator); None: the robot stops and the next
-            observation starts the episode.
+        reset: called with the seed at every reset to bring the scene back (a reset service, a
+            prompt that waits for the operator: `wait_for_operator()`); None: nothing to call.
+        home: end-effector position (3,) m to drive to at every reset, after `reset` (None: stay);
+            the env waits until the observed end effector is within home_tolerance_m of it.
         max_episode_steps: truncation after this many steps (None: never).
         obs_timeout_s: an observation older than this (s, wall clock) is stale; also how long `step`
             waits for the next one.
@@ -93,7 +102,8 @@ class RobotEnv(gym.Env):
     def __init__(self, spec: Mapping[str, Any], driver: RobotDriver, observations: ObservationSource,
                  rules: TaskRules, reset: Callable[[int | None], None] | None = None,
                  max_episode_steps: int | None = None, obs_timeout_s: float = 0.5,
-                 control_hz: float | None = None):
+                 control_hz: float | None = None, home=None, home_tolerance_m: float = 0.01,
+                 home_timeout_s: float = 10.0):
         self.spec_dict = dict(spec)
         self.driver, self.observations, self.rules, self._reset_scene = driver, observations, rules, reset
         self.layout = observation_layout(spec)
@@ -121,6 +131,10 @@ class RobotEnv(gym.Env):
         self._ee = np.zeros(3)
         ee = [n for n in ("ee_x", "ee_y", "ee_z") if n in self.state_names]
         self._ee_cols = [self.state_names.index(n) for n in ee] if len(ee) == 3 else None
+        self.home = None if home is None else np.asarray(home, dtype=float).reshape(3)
+        self.home_tolerance_m, self.home_timeout_s = float(home_tolerance_m), float(home_timeout_s)
+        if self.home is not None and self._ee_cols is None:
+            raise ValueError("home needs ee_x, ee_y, ee_z in the state to see when the arm got there")
 
     # ------------------------------------------------------------------ what the wrappers read
     def task_spec(self) -> dict[str, Any]:
@@ -138,6 +152,8 @@ class RobotEnv(gym.Env):
         self.driver.stop()
         if self._reset_scene is not None:
             self._reset_scene(seed)
+        if self.home is not None:
+            self._go_home()
         self.observations.clear()   # the episode starts from an observation taken after the reset
         self.t = 0
         obs = self._observe()
@@ -172,6 +188,15 @@ class RobotEnv(gym.Env):
         self.driver.stop()
 
     # ------------------------------------------------------------------ helpers
+    def _go_home(self) -> None:
+        deadline = time.monotonic() + self.home_timeout_s
+        self.driver.command_pose(self.home, 0.0, -1.0)
+        while np.linalg.norm(self._observe()["state"][self._ee_cols] - self.home) > self.home_tolerance_m:
+            if time.monotonic() > deadline:
+                self._fault(f"the arm did not reach home {self.home.tolist()} within {self.home_timeout_s:g} s")
+            self.driver.command_pose(self.home, 0.0, -1.0)   # hold the command fresh (driver timeouts)
+        self.driver.stop()
+
     def _fault(self, why: str):
         self.driver.stop()
         raise RobotFault(why)

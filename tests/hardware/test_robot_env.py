@@ -125,3 +125,16 @@ def test_bad_input_stops_the_robot_and_names_the_problem(bad, action, message):
     with pytest.raises(RobotFault, match=message):
         env.step(np.array([action, 0, 0, -1], np.float32))
     assert env.driver.command.mode == "velocity" and not np.any(env.driver.command.linear), "the robot was not stopped"
+
+
+def test_reset_drives_home_and_can_wait_for_the_operator():
+    from roboloop.hardware.robot_env import wait_for_operator
+    from roboloop.hardware.sim_robot import SimRobotDriver, SimRobotObservations
+    driver = SimRobotDriver("PickCube", seed=0)
+    asked = []
+    env = RobotEnv(driver.base.task_spec(), driver, SimRobotObservations(driver), task_rules("roboloop/PickCube-v0"),
+                   reset=wait_for_operator(read=asked.append), home=(0.40, 0.05, 0.60))
+    obs, _ = env.reset()
+    assert asked == ["reset the scene, then press Enter: "]
+    assert np.linalg.norm(obs["state"][:3] - [0.40, 0.05, 0.60]) <= 0.01
+    assert not np.any(driver.command.linear) and driver.command.mode == "velocity"   # stopped there
