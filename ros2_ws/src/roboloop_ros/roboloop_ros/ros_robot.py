@@ -200,7 +200,7 @@ class RosTeleop:
     def poll(self) -> TeleopCommand:
         with self.cond:
             if self.person_wait_s > 0 and self._driving():
-                deadline = time.monotonic() + self.person_wait_s
+                deadline = self.observations.state_time + self.person_wait_s   # from the observation's arrival
                 while self._driving() and self.action_time <= self.observations.state_time:
                     remaining = deadline - time.monotonic()
                     if remaining <= 0:
