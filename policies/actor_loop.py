@@ -19,6 +19,7 @@ import gymnasium as gym
 import numpy as np
 
 from roboloop.hardware.robot_env import RobotFault
+from roboloop.wrappers.intervention import InterventionWrapper
 
 
 @dataclass
@@ -36,6 +37,14 @@ class Transition:
 
 Policy = Callable[[dict[str, np.ndarray], bool], np.ndarray]
 Sink = Callable[[Transition, "dict[str, Any] | None"], None]
+
+
+def _find(env: gym.Env, kind: type) -> gym.Env | None:
+    while isinstance(env, gym.Wrapper):
+        if isinstance(env, kind):
+            return env
+        env = env.env
+    return None
 
 
 class ActorLoop:
@@ -61,6 +70,7 @@ class ActorLoop:
         self.recent: deque[bool] = deque(maxlen=20)
         self.last_fault = ""
         self.obs: dict[str, np.ndarray] | None = None
+        self.person = _find(env, InterventionWrapper)
 
     @property
     def success_rate(self) -> float:
@@ -91,7 +101,12 @@ class ActorLoop:
 
     def _step(self) -> None:
         obs = self.obs
-        action = np.asarray(self.policy(obs, self.deterministic), dtype=np.float32)
+        # Ask the person first: while they drive the policy is not run (it would only delay their command).
+        cmd = self.person.poll() if self.person is not None else None
+        if cmd is not None and cmd.intervening:
+            action = cmd.action.copy()
+        else:
+            action = np.asarray(self.policy(obs, self.deterministic), dtype=np.float32)
         next_obs, reward, terminated, truncated, info = self.env.step(action)
         person = "intervention" in info
         if person:

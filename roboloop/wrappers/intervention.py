@@ -19,15 +19,23 @@ class InterventionWrapper(gym.Wrapper):
         self.teleop = teleop
         self.intervened_steps = 0
         self.steps = 0
+        self._asked = None
 
     def reset(self, *, seed=None, options=None):
         obs, info = self.env.reset(seed=seed, options=options)
         self.teleop.reset()
         self.intervened_steps = self.steps = 0
+        self._asked = None
         return obs, info
 
+    def poll(self):
+        """Ask the person now, for the coming step (which then uses this answer): an actor can skip its
+        policy while the person drives."""
+        self._asked = self.teleop.poll()
+        return self._asked
+
     def step(self, action):
-        cmd = self.teleop.poll()
+        cmd, self._asked = (self._asked or self.teleop.poll()), None
         info_extra: dict = {}
         if cmd.intervening:
             action = cmd.action.copy()
