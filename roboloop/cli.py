@@ -43,7 +43,9 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
 def _cmd_eval(args: argparse.Namespace) -> int:
     from roboloop.checkpoint import load_checkpoint
-    from roboloop.envs import make_env
+    from roboloop.config import from_dict
+    from roboloop.envs import env_spec, make_env
+    from roboloop.gym_adapter import SuccessRule
     from roboloop.policies.evaluate import evaluate
     from roboloop.policies.train_loop import load_agent
     ckpt = load_checkpoint(args.checkpoint, load_replay=False)  # read and verified once
@@ -51,7 +53,11 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     env_kwargs = ckpt.meta["config"].get("env", {})
     for o in args.env:
         env_kwargs = deep_merge(env_kwargs, parse_override(o))
-    env = make_env(task, env_kwargs, ckpt.meta["config"].get("wrappers", []), training=False,
+    extra = parse_override(f"success={args.success}")["success"] if args.success else {}
+    if not isinstance(extra, dict):
+        raise ConfigError(f"--success must be a mapping such as '{{min_return: -200}}', got {args.success!r}")
+    success = from_dict(SuccessRule, deep_merge(ckpt.meta["config"].get("success", {}), extra), prefix="success.")
+    env = make_env(task, env_kwargs, ckpt.meta["config"].get("wrappers", []), training=False, success=success,
                    render_mode="rgb_array" if args.video else None)
     agent, _, _ = load_agent(ckpt, env)
     frames: list | None = [] if args.video else None
@@ -61,7 +67,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     if args.video:
         import imageio.v2 as imageio
         Path(args.video).parent.mkdir(parents=True, exist_ok=True)
-        imageio.mimwrite(args.video, frames, fps=env.unwrapped.task_spec()["control_hz"])
+        imageio.mimwrite(args.video, frames, fps=env_spec(env)["control_hz"] or 30)
         print(f"video: {args.video} ({len(frames)} frames)")
     return 0
 
@@ -247,7 +253,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
 
     t = sub.add_parser("train", help="train SAC / RLPD on a task")
-    t.add_argument("--task", help="task name, e.g. Reach, PickCube, PickCubeVision (see `roboloop tasks`)")
+    t.add_argument("--task", help="task name, e.g. Reach, PickCube, PickCubeVision (see `roboloop tasks`), any "
+                   "Gymnasium id (Pendulum-v1; success from --set success.key=... or success.min_return=...) "
+                   "or a module:Class entry point")
     t.add_argument("--steps", type=int, help="env steps (training ends at the first episode end after this)")
     t.add_argument("--seed", type=int)
     t.add_argument("--config", help="YAML file with TrainConfig keys (see roboloop/configs/)")
@@ -274,6 +282,8 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--task", help="evaluate on another task with the same spec (default: the trained task)")
     e.add_argument("--env", action="append", default=[], metavar="KEY=VALUE",
                    help="task option on top of the checkpoint's, e.g. --task PickCubeGap --env variant=latency")
+    e.add_argument("--success", metavar="RULE",
+                   help="success rule on top of the checkpoint's, e.g. '{min_return: -200}' or '{key: succeed}'")
     e.add_argument("--video", help="write an mp4 of the episodes to this path")
     e.set_defaults(func=_cmd_eval)
 
