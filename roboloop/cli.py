@@ -1,4 +1,4 @@
-"""`roboloop` command line: train, eval, export, teleop, record, mcap2demos, tasks, launch, learn, act, keys."""
+"""`roboloop` command line: train, eval, bench, export, teleop, record, mcap2demos, tasks, launch, learn, act, keys."""
 from __future__ import annotations
 
 import argparse
@@ -248,6 +248,18 @@ def _cmd_launch(args: argparse.Namespace) -> int:
         return 0
 
 
+def _cmd_bench(args: argparse.Namespace) -> int:
+    from roboloop.bench import report, run_bench
+    if args.bench_command == "run":
+        folder = run_bench(args.config, args.seeds, args.out, args.first_seed, args.overrides, args.task,
+                           args.eval_every, args.eval_episodes, args.name)
+        print(f"bench results: {folder / 'bench.json'} (report: roboloop bench report {folder})")
+    else:
+        out = args.out or (args.folders[0] if len(args.folders) == 1 else "bench/report")
+        report(args.folders, out, args.bar, args.reps)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="roboloop", description="Robot RL: train in MuJoCo, fine-tune, export.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -332,6 +344,27 @@ def build_parser() -> argparse.ArgumentParser:
     la.add_argument("launch_args", nargs="*", metavar="NAME:=VALUE", help="launch arguments")
     la.add_argument("--dry-run", action="store_true", help="print the node commands and exit")
     la.set_defaults(func=_cmd_launch)
+
+    b = sub.add_parser("bench", help="multi-seed benchmark: held-out evaluations, IQM with bootstrap CIs, plots")
+    bs = b.add_subparsers(dest="bench_command", required=True)
+    br = bs.add_parser("run", help="train N seeds of a config (resumable: finished seeds are kept)")
+    br.add_argument("config", help="YAML file with TrainConfig keys (as for train --config)")
+    br.add_argument("--seeds", type=int, required=True, help="number of seeds")
+    br.add_argument("--first-seed", type=int, default=0, help="seeds are first-seed .. first-seed+N-1 (default 0)")
+    br.add_argument("--task", help="task, if not the config's")
+    br.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                    help="override a config key, e.g. --set steps=5000")
+    br.add_argument("--eval-every", type=int, help="env steps between held-out evaluations (default: the "
+                    "config's eval_every, else a tenth of the steps)")
+    br.add_argument("--eval-episodes", type=int, default=20, help="held-out episodes per evaluation (default 20)")
+    br.add_argument("--name", help="algorithm name in reports (default: the config file's name)")
+    br.add_argument("--out", help="bench folder (default bench/<name>)")
+    bp = bs.add_parser("report", help="statistics and plots over one or more bench folders")
+    bp.add_argument("folders", nargs="+", help="bench folders from `roboloop bench run` (one per algorithm and task)")
+    bp.add_argument("--out", help="report folder (default: the bench folder if one, else bench/report)")
+    bp.add_argument("--bar", type=float, default=0.8, help="success bar for 'env steps to bar' (default 0.8)")
+    bp.add_argument("--reps", type=int, default=2000, help="bootstrap resamples (default 2000)")
+    b.set_defaults(func=_cmd_bench)
 
     ls = sub.add_parser("tasks", help="list the registered tasks and their spaces")
     ls.set_defaults(func=_cmd_tasks)
