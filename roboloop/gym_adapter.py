@@ -31,7 +31,7 @@ from gymnasium import spaces
 
 @dataclass
 class SuccessRule:
-    """What counts as a successful episode. Set one of the two; `min_return` wins when given."""
+    """What counts as a successful episode: an info key the env reports, or (set instead) a minimum return."""
 
     key: str = "is_success"              # info key the env sets at the episode's end (is_success, success, succeed, ...)
     min_return: float | None = None      # or: an episode succeeds when its summed reward reaches this
