@@ -256,7 +256,10 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         print(f"bench results: {folder / 'bench.json'} (report: roboloop bench report {folder})")
     else:
         out = args.out or (args.folders[0] if len(args.folders) == 1 else "bench/report")
-        report(args.folders, out, args.bar, args.reps)
+        try:
+            report(args.folders, out, args.bar, args.reps)
+        except ImportError as e:   # the statistics need the bench extra
+            raise ValueError(str(e)) from None
     return 0
 
 
