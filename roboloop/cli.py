@@ -14,10 +14,14 @@ from roboloop.hardware.gamepad.pygame_pad import GamepadError
 def _cmd_tasks(args: argparse.Namespace) -> int:
     from roboloop.envs import env_spec, make_env, task_ids
     for tid in task_ids():
-        env = make_env(tid)
+        try:
+            env = make_env(tid)
+        except ValueError as e:  # a user-arm task without arm=, or an arm whose description is not installed
+            print(f"{tid:32s} ({e})")
+            continue
         spec = env_spec(env)
         obs = ", ".join(f"{k}{tuple(v['shape'])}" for k, v in spec["observation"].items())
-        print(f"{tid:28s} obs: {obs}; action{tuple(spec['action']['shape'])} "
+        print(f"{tid:32s} obs: {obs}; action{tuple(spec['action']['shape'])} "
               f"[{', '.join(spec['action']['names'])}]; {spec['control_hz']} Hz, "
               f"{spec['max_episode_steps']} steps")
         env.close()

@@ -43,7 +43,9 @@ class GripperConfig:
     open, closed: gripper joint value (rad or m) at fully open and at fully closed (the squeeze target).
     force: N (or N m) cap of the gripper servo. kp: its stiffness. pads: boxes that touch the cube,
     each ``{body, pos, size}``: pos (3,) m in the ee frame (before ee_offset) with every gripper joint at
-    zero, size (3,) half-sizes along the ee frame's axes; for 'parallel' they are made in code.
+    ``pads_at``, size (3,) half-sizes along the ee frame's axes; for 'parallel' they are made in code.
+    pads_at: gripper joint value the pads are given at; for a jaw that swings, the value at which it
+    holds a cube, so that its pad then faces the other one squarely.
     travel, finger_length: m, of the parallel gripper's fingers.
     """
 
@@ -53,6 +55,7 @@ class GripperConfig:
     force: float = 20.0
     kp: float = 100.0
     pads: tuple[dict, ...] = ()
+    pads_at: float = 0.0
     travel: float = 0.045
     finger_length: float = 0.07
 
@@ -67,7 +70,10 @@ class ArmSceneConfig:
     workspace: (2, 3) box the commanded pinch point is clipped to. goal_range: (2, 3) Reach goals.
     cube_range: (2, 2) xy of cube spawns. cube_park: (2,) xy where Reach parks the cube.
     cube_half: m, half edge of the cube. lift_z: m, the expert's lift height of the pinch point.
-    kp, kv: arm servo gains (scalar or per joint); armature, damping: per arm joint (scalar or list).
+    servo_hz: natural frequency (Hz) of the arm servos, critically damped: each joint's gains follow
+    from its inertia at the home pose (kp = I w^2, kv = 2 I w), so the servos settle within a control
+    step on a heavy arm and a light one alike. kp, kv: explicit gains instead (scalar or per joint).
+    armature, damping: per arm joint (scalar or list).
     force: N m cap of each arm servo where the description gives no effort limit.
     max_delta_pos: m per control step at action 1.0.
     wrist_camera: (2,) m, the wrist camera's place from the pinch point: back along the tool axis and
@@ -84,8 +90,9 @@ class ArmSceneConfig:
     cube_park: tuple[float, ...] = (0.1, 0.42)
     cube_half: float = 0.02
     lift_z: float = 0.16
-    kp: Any = 400.0
-    kv: Any = 40.0
+    servo_hz: float = 15.0
+    kp: Any = None
+    kv: Any = None
     armature: Any = 0.1
     damping: Any = 2.0
     force: float = 100.0
@@ -283,6 +290,7 @@ def build_spec(arm: Arm) -> mujoco.MjSpec:
         grip_joints = list(robot.gripper_joints)
         bare = spec.copy().compile()
         d = mujoco.MjData(bare)
+        d.qpos[[bare.joint(j).qposadr[0] for j in grip_joints]] = g.pads_at
         mujoco.mj_kinematics(bare, d)
         e = bare.body(robot.ee_frame).id
         pe, re = d.xpos[e], d.xmat[e].reshape(3, 3)
@@ -302,7 +310,7 @@ def build_spec(arm: Arm) -> mujoco.MjSpec:
 
     # Servos: one position actuator per arm joint, capped at the description's effort limit.
     n = len(robot.arm_joints)
-    kp, kv = _each(cfg.kp, n), _each(cfg.kv, n)
+    kp, kv = _each(cfg.kp or 1.0, n), _each(cfg.kv or 0.0, n)  # without explicit gains: set in build_model
     arm_, damp = _each(cfg.armature, n), _each(cfg.damping, n)
     for i, jn in enumerate(robot.arm_joints):
         j = spec.joint(jn)
@@ -368,10 +376,31 @@ def build_spec(arm: Arm) -> mujoco.MjSpec:
 _COMPILED: dict[int, tuple[Arm, mujoco.MjModel]] = {}
 
 
+def _servo_gains(model: mujoco.MjModel, arm: Arm) -> None:
+    """Critically damped arm servos at `servo_hz`, from each joint's inertia at the home seed."""
+    d = mujoco.MjData(model)
+    dofs = [model.joint(j).dofadr[0] for j in arm.robot.arm_joints]
+    d.qpos[[model.joint(j).qposadr[0] for j in arm.robot.arm_joints]] = arm.scene.home_q
+    mujoco.mj_forward(model, d)
+    full = np.zeros((model.nv, model.nv))
+    mujoco.mj_fullM(model, d, full)
+    w = 2 * np.pi * arm.scene.servo_hz
+    for i, dof in enumerate(dofs):
+        inertia = full[dof, dof]
+        kp = inertia * w**2 if arm.scene.kp is None else _each(arm.scene.kp, len(dofs))[i]
+        kv = 2 * inertia * w if arm.scene.kv is None else _each(arm.scene.kv, len(dofs))[i]
+        act = model.actuator(f"a{i + 1}").id
+        model.actuator_gainprm[act, 0] = kp
+        model.actuator_biasprm[act, 1:3] = (-kp, -kv)
+
+
 def build_model(arm: Arm) -> mujoco.MjModel:
     """A fresh MjModel of the arm's scene (compiled once per process and `Arm`, then copied)."""
     if id(arm) not in _COMPILED:
-        _COMPILED[id(arm)] = (arm, build_spec(arm).compile())  # the Arm is kept so its id stays unique
+        model = build_spec(arm).compile()
+        if arm.scene.kp is None or arm.scene.kv is None:
+            _servo_gains(model, arm)
+        _COMPILED[id(arm)] = (arm, model)  # the Arm is kept so its id stays unique
     return copy.deepcopy(_COMPILED[id(arm)][1])
 
 
