@@ -42,7 +42,10 @@ PRESET_DIR = Path(__file__).parent / "configs"
 def preset_for(task: str) -> dict[str, Any]:
     """The shipped defaults for a task (roboloop/configs/<task>.yaml), or {} if none ships."""
     from roboloop.envs import resolve_task, short_name  # any spelling of the name finds the same preset
-    path = PRESET_DIR / f"{short_name(resolve_task(task))}.yaml"
+    name = short_name(resolve_task(task))
+    path = PRESET_DIR / f"{name}.yaml"
+    if not path.exists() and "-" in name:  # an arm's task ('so101-pickcube') takes its task's preset
+        path = PRESET_DIR / f"{name.rsplit('-', 1)[1]}.yaml"
     return load_yaml(path) if path.exists() else {}
 
 

@@ -270,3 +270,18 @@ def test_gymnasium_checker_passes_on_a_described_arm(make_env):
         warnings.simplefilter("error")
         check_env(env.unwrapped, skip_render_check=True)
     assert isinstance(gym.spec("roboloop/panda-Reach-v0").kwargs["arm"], str)
+
+
+def test_an_mjcf_description_gives_its_kinematics():
+    """roboloop's own MJCF arm through the same path: FK at the sim's home pose lands on its ee site."""
+    from roboloop.sim import ArmSim
+    from roboloop.sim.robot import ARM_JOINTS, default_model_path
+    desc = RobotDescription.from_dict({"name": "roboloop_arm", "description": default_model_path(),
+                                       "base_frame": "base", "ee_frame": "link6", "ee_offset": [0, 0, 0.0875],
+                                       "arm_joints": list(ARM_JOINTS)})
+    model = RobotModel(desc)
+    sim = ArmSim()
+    p, r = model.fk(sim.home_qpos)
+    assert np.allclose(p + [0.0, 0.0, TABLE_Z], sim.ee_pos(), atol=1e-9)
+    assert np.allclose(r, sim.ee_rot(), atol=1e-9)
+    assert np.allclose(model.limits[0], [-2.9, 2.9])
