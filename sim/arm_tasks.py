@@ -26,13 +26,17 @@ class _DescribedArmTask:
 
     TASK_NAME = ""
 
-    def _init_arm(self, arm: str | Arm | None, kwargs: dict[str, Any]) -> None:
+    def _init_arm(self, arm: str | Arm | None, fixed_arm: str | None, kwargs: dict[str, Any]) -> None:
+        if fixed_arm is not None:  # a shipped arm's own id: it never runs another arm
+            if arm is not None and arm != fixed_arm:
+                raise ValueError(f"roboloop/{fixed_arm}-{self.TASK_NAME}-v0 runs the {fixed_arm}, but the env option "
+                                 f"arm={arm!r} names another arm (use roboloop/arm-{self.TASK_NAME}-v0 for that)")
+            arm = fixed_arm
         if arm is None:
             raise ValueError(f"roboloop/arm-{self.TASK_NAME}-v0 needs the env option arm=<name or YAML path> "
                              f"(shipped: {', '.join(shipped_arms())})")
         self.arm = arm if isinstance(arm, Arm) else load_arm(str(arm))
-        shipped = isinstance(arm, str) and arm in shipped_arms()
-        self.TASK_ID = f"roboloop/{self.arm.name if shipped else 'arm'}-{self.TASK_NAME}-v0"
+        self.TASK_ID = f"roboloop/{fixed_arm or 'arm'}-{self.TASK_NAME}-v0"
         kwargs.setdefault("max_delta_pos", self.arm.scene.max_delta_pos)
         self._base = np.array([0.0, 0.0, TABLE_Z])
 
@@ -45,8 +49,8 @@ class ArmReachEnv(_DescribedArmTask, ReachEnv):
 
     TASK_NAME = "Reach"
 
-    def __init__(self, arm: str | Arm | None = None, **kwargs):
-        self._init_arm(arm, kwargs)
+    def __init__(self, arm: str | Arm | None = None, fixed_arm: str | None = None, **kwargs):
+        self._init_arm(arm, fixed_arm, kwargs)
         lo, hi = np.asarray(self.arm.scene.goal_range, float)
         self.GOAL_LOW, self.GOAL_HIGH = lo + self._base, hi + self._base
         super().__init__(**kwargs)
@@ -61,8 +65,8 @@ class ArmPickCubeEnv(_DescribedArmTask, PickCubeEnv):
 
     TASK_NAME = "PickCube"
 
-    def __init__(self, arm: str | Arm | None = None, **kwargs):
-        self._init_arm(arm, kwargs)
+    def __init__(self, arm: str | Arm | None = None, fixed_arm: str | None = None, **kwargs):
+        self._init_arm(arm, fixed_arm, kwargs)
         cr = np.asarray(self.arm.scene.cube_range, float)
         self.CUBE_LOW, self.CUBE_HIGH = cr[0], cr[1]
         ws = np.asarray(self.arm.scene.workspace, float)
@@ -102,7 +106,7 @@ def arm_task_table() -> dict[str, tuple[str, int, dict[str, Any]]]:
     table = {}
     for name in shipped_arms():
         for task, (entry, steps) in ENTRY.items():
-            table[f"roboloop/{name}-{task}-v0"] = (entry, steps, {"arm": name})
+            table[f"roboloop/{name}-{task}-v0"] = (entry, steps, {"fixed_arm": name})
     for task, (entry, steps) in ENTRY.items():
         table[f"roboloop/arm-{task}-v0"] = (entry, steps, {})
     return table

@@ -235,6 +235,8 @@ def test_a_users_arm_plugs_in_through_its_config_file(tmp_path, make_env):
 
 
 def test_bad_arm_configs_are_clear_errors(tmp_path, make_env):
+    with pytest.raises(ValueError, match="roboloop/panda-Reach-v0 runs the panda, but the env option arm='ur5'"):
+        make_env("roboloop/panda-Reach-v0", arm="ur5")
     with pytest.raises(ValueError, match="needs the env option arm="):
         make_env("roboloop/arm-Reach-v0")
     with pytest.raises(DescriptionError, match="unknown arm 'kuka'"):
@@ -269,7 +271,7 @@ def test_gymnasium_checker_passes_on_a_described_arm(make_env):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         check_env(env.unwrapped, skip_render_check=True)
-    assert isinstance(gym.spec("roboloop/panda-Reach-v0").kwargs["arm"], str)
+    assert gym.spec("roboloop/panda-Reach-v0").kwargs == {"fixed_arm": "panda"}
 
 
 def test_an_mjcf_description_gives_its_kinematics():
