@@ -31,6 +31,7 @@ import yaml
 
 from .description import DescriptionError, RobotDescription, check_name, mjcf_spec
 from .kinematics import dls_ik, joint_limits, rotation_error
+from .physics import ArmPhysics
 from .robot import TABLE_Z, YAW_LIMIT, ArmSim, wrap_angle
 
 EE_SITE = "ee"
@@ -464,6 +465,10 @@ class DescribedArmSim(ArmSim):
         self.gripper_target = self._open
         self._q_cmd = self.home_qpos.copy()
         self.reset()
+
+    def physics(self) -> ArmPhysics:
+        """This arm's physics knobs (`physics.ArmPhysics` over its own joints), for domain randomization."""
+        return ArmPhysics(self.model, self.data, self.arm.robot.arm_joints)
 
     def robot_spec(self) -> dict[str, Any]:
         return self.arm.robot.spec()

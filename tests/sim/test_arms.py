@@ -287,3 +287,16 @@ def test_an_mjcf_description_gives_its_kinematics():
     assert np.allclose(p + [0.0, 0.0, TABLE_Z], sim.ee_pos(), atol=1e-9)
     assert np.allclose(r, sim.ee_rot(), atol=1e-9)
     assert np.allclose(model.limits[0], [-2.9, 2.9])
+
+
+def test_domain_randomization_changes_a_described_arms_own_links():
+    from roboloop.envs import make_env as make_wrapped
+    env = make_wrapped("so101-PickCube", {}, [{"type": "domain_randomization"}])
+    m = env.unwrapped.sim.model
+    link = m.jnt_bodyid[m.joint("elbow_flex").id]
+    nominal = m.body_mass[link]
+    _, info = env.reset(seed=3)
+    d = info["randomization"]["domain"]
+    assert len(d["link_mass"]) == 5 and len(d["actuator_gain"]) == 5  # one per SO-101 arm joint
+    assert m.body_mass[link] == pytest.approx(nominal * d["link_mass"][2])
+    env.close()
