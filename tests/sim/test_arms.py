@@ -94,7 +94,10 @@ def test_robot_description_text_gives_the_same_model():
     """The XML a robot_state_publisher publishes (package:// URIs inside) builds the same kinematics."""
     desc = load_arm("panda").robot
     _, urdf, _ = read_description(desc)
-    assert "package://" in urdf
+    assert "package://" in urdf and ".dae" in urdf
+    from roboloop.sim.description import urdf_for_mujoco
+    compiled = urdf_for_mujoco(urdf, ".")
+    assert ".dae" not in compiled and "package://" not in compiled  # COLLADA visuals left out, paths resolved
     from_text = RobotModel(RobotDescription.from_dict(
         {"name": "panda", "description": urdf, "base_frame": desc.base_frame, "ee_frame": desc.ee_frame,
          "arm_joints": list(desc.arm_joints)}))
