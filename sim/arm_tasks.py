@@ -15,7 +15,6 @@ from typing import Any
 import numpy as np
 
 from .arms import Arm, DescribedArmSim, load_arm, shipped_arms
-from .description import DescriptionError
 from .experts import PickCubeExpert
 from .robot import TABLE_Z
 from .tasks import PickCubeEnv, PickCubeVisionEnv, ReachEnv
@@ -112,5 +111,4 @@ def arm_task_table() -> dict[str, tuple[str, int, dict[str, Any]]]:
     return table
 
 
-__all__ = ["ArmReachEnv", "ArmPickCubeEnv", "ArmPickCubeVisionEnv", "ArmPickCubeExpert", "arm_task_table",
-           "DescriptionError"]
+__all__ = ["ArmReachEnv", "ArmPickCubeEnv", "ArmPickCubeVisionEnv", "ArmPickCubeExpert", "arm_task_table"]
