@@ -44,7 +44,8 @@ class _DescribedArmTask:
 
 
 class ArmReachEnv(_DescribedArmTask, ReachEnv):
-    """`ReachEnv` on a described arm: goals uniform in the arm's ``sim.goal_range``."""
+    """`ReachEnv` on a described arm: goals uniform in the arm's ``sim.goal_range``, success within
+    ``sim.reach_success`` m."""
 
     TASK_NAME = "Reach"
 
@@ -52,6 +53,7 @@ class ArmReachEnv(_DescribedArmTask, ReachEnv):
         self._init_arm(arm, fixed_arm, kwargs)
         lo, hi = np.asarray(self.arm.scene.goal_range, float)
         self.GOAL_LOW, self.GOAL_HIGH = lo + self._base, hi + self._base
+        kwargs.setdefault("success_dist", self.arm.scene.reach_success)
         super().__init__(**kwargs)
 
     def _sample_scene(self):

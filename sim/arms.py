@@ -70,6 +70,7 @@ class ArmSceneConfig:
     the gripper points down) and the direction the jaws close along (world y at yaw 0).
     workspace: (2, 3) box the commanded pinch point is clipped to. goal_range: (2, 3) Reach goals.
     cube_range: (2, 2) xy of cube spawns. cube_park: (2,) xy where Reach parks the cube.
+    reach_success: m, Reach's success distance (a small arm's goals lie closer together).
     cube_half: m, half edge of the cube. lift_z: m, the expert's lift height of the pinch point.
     servo_hz: natural frequency (Hz) of the arm servos, critically damped: each joint's gains follow
     from its inertia at the home pose (kp = I w^2, kv = 2 I w), so the servos settle within a control
@@ -89,6 +90,7 @@ class ArmSceneConfig:
     goal_range: tuple[tuple[float, ...], ...] = ((0.28, -0.20, 0.05), (0.56, 0.20, 0.30))
     cube_range: tuple[tuple[float, ...], ...] = ((0.32, -0.15), (0.52, 0.15))
     cube_park: tuple[float, ...] = (0.1, 0.42)
+    reach_success: float = 0.03
     cube_half: float = 0.02
     lift_z: float = 0.16
     servo_hz: float = 15.0
