@@ -144,12 +144,21 @@ def read_description(desc: RobotDescription) -> tuple[str, str, Path]:
                            "<robot> (URDF) nor <mujoco> (MJCF)")
 
 
-def urdf_for_mujoco(text: str, folder: str | Path, packages: dict[str, str] | None = None) -> str:
-    """URDF text with absolute mesh paths, unreadable meshes dropped, MuJoCo compiler options set."""
+def urdf_for_mujoco(text: str, folder: str | Path, packages: dict[str, str] | None = None,
+                    geometry: bool = True) -> str:
+    """URDF text with absolute mesh paths, unreadable meshes dropped, MuJoCo compiler options set.
+
+    geometry=False leaves out every visual and collision element: kinematics need only the joints and
+    the links' inertials, and then no mesh has to be found (a robot_description read from another
+    machine may name packages this one lacks).
+    """
     root = ET.fromstring(text)
     for link in root.iter("link"):
         for tag in ("visual", "collision"):
             for el in list(link.findall(tag)):
+                if not geometry:
+                    link.remove(el)
+                    continue
                 mesh = el.find("geometry/mesh")
                 if mesh is None:
                     continue
@@ -166,15 +175,20 @@ def urdf_for_mujoco(text: str, folder: str | Path, packages: dict[str, str] | No
     mj = ET.SubElement(root, "mujoco")
     # strippath=false keeps our absolute paths; fusestatic=false keeps every link a body.
     ET.SubElement(mj, "compiler", strippath="false", fusestatic="false", discardvisual="true",
-                  balanceinertia="true", angle="radian")
+                  balanceinertia="true", angle="radian",
+                  # links without an inertial (frames such as tool0) are massless: bound them
+                  **({} if geometry else {"boundmass": "1e-6", "boundinertia": "1e-9"}))
     return ET.tostring(root, encoding="unicode")
 
 
-def mjcf_spec(desc: RobotDescription) -> mujoco.MjSpec:
-    """The robot as a `mujoco.MjSpec` (not compiled), frames and joints checked against `desc`."""
+def mjcf_spec(desc: RobotDescription, geometry: bool = True) -> mujoco.MjSpec:
+    """The robot as a `mujoco.MjSpec` (not compiled), frames and joints checked against `desc`.
+
+    geometry=False (URDF only): joints and inertials without any visual or collision geometry.
+    """
     kind, text, folder = read_description(desc)
     if kind == "urdf":
-        xml = urdf_for_mujoco(text, folder, desc.packages)
+        xml = urdf_for_mujoco(text, folder, desc.packages, geometry=geometry)
         spec = mujoco.MjSpec.from_string(xml)
     else:
         # MJCF resolves its own meshdir/includes relative to its file.

@@ -98,7 +98,8 @@ def joint_limits(model: mujoco.MjModel, joints) -> np.ndarray:
 
 
 class RobotModel:
-    """Kinematics of one robot description (arm joints only; gripper joints held at zero).
+    """Kinematics of one robot description (arm joints only; gripper joints held at zero). Built from the
+    joints alone: the description's meshes need not exist on this machine.
 
     Args:
         desc: the robot's `RobotDescription`.
@@ -108,7 +109,7 @@ class RobotModel:
 
     def __init__(self, desc: RobotDescription):
         self.desc = desc
-        spec = mjcf_spec(desc)
+        spec = mjcf_spec(desc, geometry=False)  # kinematics need no meshes
         ee = spec.body(desc.ee_frame)
         ee.add_site(name=EE_SITE, pos=list(desc.ee_offset))
         self.model = spec.compile()
