@@ -40,9 +40,13 @@ PRESET_DIR = Path(__file__).parent / "configs"
 
 
 def preset_for(task: str) -> dict[str, Any]:
-    """The shipped defaults for a task (roboloop/configs/<task>.yaml), or {} if none ships."""
+    """The shipped defaults for a task (roboloop/configs/<task>.yaml), or {} if none ships (as for
+    every env from another package)."""
     from roboloop.envs import resolve_task, short_name  # any spelling of the name finds the same preset
-    name = short_name(resolve_task(task))
+    task_id = resolve_task(task)
+    if not task_id.startswith("roboloop/"):
+        return {}
+    name = short_name(task_id)
     path = PRESET_DIR / f"{name}.yaml"
     if not path.exists() and "-" in name:  # an arm's task ('so101-pickcube') takes its task's preset
         path = PRESET_DIR / f"{name.rsplit('-', 1)[1]}.yaml"
