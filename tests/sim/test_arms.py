@@ -305,3 +305,14 @@ def test_domain_randomization_changes_a_described_arms_own_links():
     assert len(d["link_mass"]) == 5 and len(d["actuator_gain"]) == 5  # one per SO-101 arm joint
     assert m.body_mass[link] == pytest.approx(nominal * d["link_mass"][2])
     env.close()
+
+
+def test_a_config_missing_keys_or_with_a_bad_name_is_refused(tmp_path):
+    from roboloop.sim.arms import arm_from_dict
+    with pytest.raises(DescriptionError, match="robot config lacks ee_frame, arm_joints"):
+        RobotDescription.from_dict({"name": "x", "description": "x.urdf", "base_frame": "base"})
+    cfg = yaml.safe_load(_user_config(tmp_path).read_text())
+    with pytest.raises(DescriptionError, match="robot name 'my panda' may hold only letters"):
+        arm_from_dict(dict(cfg, name="my panda"))
+    with pytest.raises(DescriptionError, match="sim.home_q \\(one per arm joint\\) needs 7 numbers"):
+        arm_from_dict(dict(cfg, sim=dict(cfg["sim"], home_q=[0, 0, 0])))
