@@ -22,5 +22,7 @@ class TransportConfig:
     compress_images: bool = False         # zlib the camera frames on the wire (saves bandwidth, costs CPU)
     fsync: bool = True                    # learner fsyncs the store before acknowledging (see store.py)
     max_message_mb: int = 256             # larger messages are refused before they are allocated
+    max_peers: int = 256                  # actor sessions the learner tracks; the least recently heard beyond
+                                          # it are forgotten (their data still counts, see transport/peers.py)
     learner_nice: int = 10                # the learner lowers its CPU priority by this much (os.nice), so
                                           # actors on the same machine keep their control rate
