@@ -49,7 +49,7 @@ def encode(msg: Message, compress: Sequence[str] = (), level: int = 1) -> list[b
         raise WireError(f"unknown message type {msg.type!r}")
     specs, frames = [], []
     for name, arr in msg.arrays.items():
-        arr = np.ascontiguousarray(arr)
+        arr = np.ascontiguousarray(arr).reshape(np.shape(arr))   # ascontiguousarray alone makes 0-d arrays 1-d
         if arr.dtype.name not in DTYPES:
             raise WireError(f"array {name!r} has dtype {arr.dtype}, the wire carries only {', '.join(DTYPES)}")
         codec = "zlib" if name in compress else "raw"
