@@ -382,7 +382,7 @@ def run_actor(endpoint: str, task: str | None = None, steps: int = 0, rate_hz: f
     tick = t0
 
     def write_status(final: bool = False) -> dict:
-        st = {**client.stats(), "actor": client.name, "steps": n, "episodes": episodes,
+        st = {**client.stats(), "actor": client.name, "session": client.session, "steps": n, "episodes": episodes,
               "steps_per_s": n / max(1e-9, time.monotonic() - t0),
               "success_rate": float(np.mean(recent)) if recent else 0.0, **jitter.summary(),
               "acked_seqs": _ranges(client.acked_seqs), "final": final}
