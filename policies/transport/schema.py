@@ -167,7 +167,8 @@ def _fields(meta: Any, where: str, required: dict[str, Check], optional: dict[st
         raise SchemaError(where, f"expected a map, got {short_repr(meta)}")
     for k in meta:
         if k not in required and k not in optional:
-            raise SchemaError(f"{where}.{short_repr(k, 40)}", f"unknown field (allowed: {', '.join([*required, *optional])})")
+            name = k if type(k) is str and len(k) <= 40 and k.isprintable() else short_repr(k, 40)
+            raise SchemaError(f"{where}.{name}", f"unknown field (allowed: {', '.join([*required, *optional])})")
     for k, check in required.items():
         if k not in meta:
             raise SchemaError(f"{where}.{k}", "missing")

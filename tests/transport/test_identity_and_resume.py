@@ -127,6 +127,11 @@ def test_a_flood_of_names_keeps_the_learner_serving(procs, tmp_path):
     # an evicted session still verifies: its data is taken, it is not pre-empted
     reply = raw.ask(batch({"actor": "n0", "seq": 0, "session": sessions[0]}))
     assert reply.type == "ack" and reply.meta["seqs"] == [0]
+    # many frames, each tiny: refused by count as they arrive, before any is decoded
+    raw.sock.send_multipart([encode(Message("ping", {"actor": "probe"}))[0]] + [b"x" * 100] * 400)
+    assert raw.sock.poll(30_000)
+    reply = decode(raw.sock.recv_multipart())
+    assert reply.type == "error" and "frames" in reply.meta["reason"]
     assert raw.ask(Message("ping", {"actor": "probe"})).type == "pong" and learner.poll() is None
     raw.close()
 
