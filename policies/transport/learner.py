@@ -1,15 +1,17 @@
 """`roboloop learn`: the learner server. One ROUTER socket serves every actor.
 
-    actor --hello-->        learner --welcome (config, env spec)--> actor   (+ the current weights)
+    actor --hello-->        learner --welcome (config, env spec, session)--> actor   (+ the current weights)
     actor --transitions-->  learner: check, append to the store, fsync, add to replay --ack--> actor
     actor --ping (stats)--> learner --pong (weight version)--> actor
     learner --weights (version, actor + encoder tensors only)--> every live actor, every publish_every updates
     learner --stop--> actors, when training is over
 
 The loop is single-threaded and never blocks for long: it drains the socket, makes one SAC update when
-the update budget allows (updates_per_step per received transition), and publishes weights. A message
-that fails to decode or validate is answered with an 'error' naming the reason and logged; it never
-stops the learner. Acknowledgements go out only after the store's fsync (group commit), so an
+the update budget allows (updates_per_step per received transition), and publishes weights. Every
+message is decoded and checked against the schema (transport/schema.py) before anything acts on it; one
+that fails is answered with an 'error' naming the field, counted and logged (rate limited); it never
+stops the learner. Batches are de-duplicated per actor session (transport/peers.py), so a restarted
+actor under the same name never collides with its predecessor. Acknowledgements go out only after the store's fsync (group commit), so an
 acknowledged transition survives kill -9; `roboloop learn --resume RUN` rebuilds the replay from the
 store and continues from the last checkpoint's networks.
 """
