@@ -33,9 +33,14 @@ class SimRobotDriver(RobotDriver):
 
     def __init__(self, task: str = "roboloop/PickCube-v0", env_kwargs: dict | None = None,
                  seed: int | None = 0):
-        from roboloop.envs import make_env, resolve_task
+        import gymnasium as gym
+
+        from roboloop.sim import resolve_task
         self.task = resolve_task(task)
-        self.env = make_env(self.task, env_kwargs or {})
+        try:
+            self.env = gym.make(self.task, **(env_kwargs or {}))
+        except TypeError as e:
+            raise ValueError(f"bad env option for task {task!r}: {e}") from None
         self.base = self.env.unwrapped
         self.control_hz = float(self.base.control_hz)
         super().__init__(max_linear_speed=self.base.max_delta_pos * self.control_hz,

@@ -21,7 +21,7 @@ import yaml
 from tqdm import tqdm
 
 from roboloop.checkpoint import Checkpoint, CheckpointError, check_spec, load_checkpoint, save_checkpoint
-from roboloop.config import TrainConfig, from_dict, to_dict
+from roboloop.policies.config import TrainConfig, from_dict, to_dict
 from roboloop.envs import env_spec, make_env, obs_layout
 from roboloop.policies.evaluate import EvalResult, evaluate
 from roboloop.policies.replay import ReplayBuffer, sample_rlpd, to_torch

@@ -6,26 +6,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-
-def task_ids() -> list[str]:
-    import roboloop.sim  # noqa: F401  (registers the roboloop/ ids)
-    return sorted(i for i in gym.registry if i.startswith("roboloop/"))
-
-
-def short_name(name: str) -> str:
-    """'roboloop/Pick_Cube-v0', 'PickCube', 'pick_cube' -> 'pickcube' (the key of presets and lookups)."""
-    return name.split("/", 1)[-1].rsplit("-v", 1)[0].lower().replace("_", "")
-
-
-def resolve_task(name: str) -> str:
-    """'Reach', 'reach', 'roboloop/Reach' or 'roboloop/Reach-v0' -> 'roboloop/Reach-v0'."""
-    by_short = {short_name(i): i for i in task_ids()}
-    if name in by_short.values():
-        return name
-    if short_name(name) in by_short:
-        return by_short[short_name(name)]
-    names = sorted(i.split("/", 1)[1].rsplit("-v", 1)[0] for i in by_short.values())
-    raise ValueError(f"unknown task {name!r}; available: {', '.join(names)} (run `roboloop tasks`)")
+from roboloop.sim.registry import resolve_task, short_name, task_ids  # noqa: F401  (re-exported)
 
 
 def make_env(task: str, env_kwargs: dict[str, Any] | None = None, wrappers: list | None = None,

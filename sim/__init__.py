@@ -17,17 +17,9 @@ from .experts import make_expert  # noqa: E402
 from .robot import ArmSim  # noqa: E402
 from .tasks import GAP_VARIANTS, ArmTaskEnv, PickCubeEnv, PickCubeGapEnv, PickCubeVisionEnv, ReachEnv  # noqa: E402
 
-# id -> (entry point, max_episode_steps). Limits give the scripted experts ample slack at 10 Hz.
-TASKS = {
-    "roboloop/Reach-v0": ("roboloop.sim.tasks:ReachEnv", 30),
-    "roboloop/PickCube-v0": ("roboloop.sim.tasks:PickCubeEnv", 50),
-    "roboloop/PickCubeVision-v0": ("roboloop.sim.tasks:PickCubeVisionEnv", 50),
-    "roboloop/PickCubeGap-v0": ("roboloop.sim.tasks:PickCubeGapEnv", 50),
-}
+from .registry import TASKS, register_tasks, resolve_task, short_name, task_ids  # noqa: E402
 
-for _id, (_entry, _steps) in TASKS.items():
-    if _id not in gym.registry:
-        gym.register(id=_id, entry_point=_entry, max_episode_steps=_steps)
+register_tasks()
 
 __all__ = ["ArmSim", "ArmTaskEnv", "ReachEnv", "PickCubeEnv", "PickCubeVisionEnv", "PickCubeGapEnv",
-           "GAP_VARIANTS", "make_expert", "TASKS"]
+           "GAP_VARIANTS", "make_expert", "TASKS", "resolve_task", "short_name", "task_ids"]

@@ -26,6 +26,7 @@ import mujoco  # noqa: E402
 import numpy as np  # noqa: E402
 from gymnasium import spaces  # noqa: E402
 
+from .physics import ArmPhysics  # noqa: E402
 from .robot import TABLE_Z, ArmSim  # noqa: E402
 
 
@@ -361,14 +362,16 @@ class PickCubeVisionEnv(PickCubeEnv):
 
 
 # Reality-gap variants: hidden physics that differ from the nominal sim (the stand-in for a robot).
+# Physics values as sim.physics.ArmPhysics takes them (scales, or offsets for cameras; the front camera
+# moves, the wrist camera does not); action_delay is in control steps.
+_SHIFTED_CAMERA = {"camera_pos": [[0.03, -0.04, 0.02], [0.0, 0.0, 0.0]], "camera_fovy": [5.0, 0.0]}
 GAP_VARIANTS = {
     "heavy_cube": {"cube_mass": 4.0},
     "low_friction": {"friction": 0.45},
     "latency": {"action_delay": 2},
-    "shifted_camera": {"camera_shift": [0.03, -0.04, 0.02], "camera_fovy": 5.0},
+    "shifted_camera": _SHIFTED_CAMERA,
     "weak_servos": {"actuator_gain": 0.6},
-    "combined": {"cube_mass": 3.0, "friction": 0.6, "action_delay": 1, "camera_shift": [0.03, -0.04, 0.02],
-                 "camera_fovy": 5.0, "actuator_gain": 0.75},
+    "combined": {"cube_mass": 3.0, "friction": 0.6, "action_delay": 1, **_SHIFTED_CAMERA, "actuator_gain": 0.75},
 }
 
 
@@ -387,20 +390,9 @@ class PickCubeGapEnv(PickCubeEnv):
             raise ValueError(f"unknown reality-gap variant {variant!r}; choose from {', '.join(GAP_VARIANTS)}")
         self.variant = variant
         super().__init__(**kwargs)
-        gap, m = GAP_VARIANTS[variant], self.sim.model
-        cube = m.body("cube").id
-        m.body_mass[cube] *= gap.get("cube_mass", 1.0)
-        m.body_inertia[cube] *= gap.get("cube_mass", 1.0)
-        for g in ("cube", "pad_l", "pad_r"):
-            m.geom_friction[m.geom(g).id, 0] *= gap.get("friction", 1.0)
-        acts = [m.actuator(f"a{i + 1}").id for i in range(6)]
-        m.actuator_gainprm[acts, 0] *= gap.get("actuator_gain", 1.0)
-        m.actuator_biasprm[acts, 1:3] *= gap.get("actuator_gain", 1.0)
-        front = m.camera("front").id
-        m.cam_pos[front] += np.asarray(gap.get("camera_shift", [0.0, 0.0, 0.0]))
-        m.cam_fovy[front] += gap.get("camera_fovy", 0.0)
-        mujoco.mj_setConst(m, self.sim.data)
-        self._delay = int(gap.get("action_delay", 0))
+        gap = dict(GAP_VARIANTS[variant])
+        self._delay = int(gap.pop("action_delay", 0))
+        ArmPhysics(self.sim.model, self.sim.data).apply(gap)
         self._pipe: list[np.ndarray] = []
 
     def reset(self, *, seed=None, options=None):

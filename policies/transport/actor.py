@@ -28,7 +28,7 @@ import torch
 import torch.nn as nn
 import zmq
 
-from roboloop.config import TrainConfig, from_dict
+from roboloop.policies.config import TrainConfig, from_dict
 from roboloop.policies.transport.batch import Step, pack_batch
 from roboloop.policies.transport.peers import RateLimitedLog
 from roboloop.policies.transport.schema import TO_ACTOR, check as check_message

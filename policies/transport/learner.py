@@ -33,7 +33,7 @@ from tqdm import tqdm
 from zmq.utils.monitor import recv_monitor_message
 
 from roboloop.checkpoint import CheckpointError, check_spec, find_checkpoint, load_checkpoint, save_checkpoint
-from roboloop.config import TrainConfig, to_dict
+from roboloop.policies.config import TrainConfig, to_dict
 from roboloop.envs import env_spec, make_env, obs_layout
 from roboloop.policies.evaluate import EvalResult, evaluate
 from roboloop.policies.replay import ReplayBuffer, sample_rlpd, to_torch

@@ -15,7 +15,7 @@ from typing import Callable
 
 import numpy as np
 
-from roboloop.config import TrainConfig, from_dict
+from roboloop.policies.config import TrainConfig, from_dict
 from roboloop.envs import env_spec, make_env, obs_layout
 from roboloop.policies.transport.actor import ActorClient, ActorPolicy, ConnectError
 from roboloop.policies.transport.batch import Step

@@ -1,7 +1,7 @@
 """Composable Gymnasium wrappers that make the sim look like the robot, one concern per module, stacked
 from a YAML list (stack.py): timing (latency, jitter, dropped frames), noise, action shaping,
-observation shaping and the safety envelope. Domain randomization needs MuJoCo and lives in
-roboloop.sim.randomization; the envelope's core is roboloop.hardware.safety."""
+observation shaping, the safety envelope (its core is roboloop.hardware.safety) and domain randomization
+(sim-only: it changes the MuJoCo model through roboloop.sim.physics and refuses a robot)."""
 from .action import ActionRepeat, LowPass, RateLimit
 from .noise import ActionNoise, ObservationNoise
 from .observation import HistoryStack, ImageCropResize, RelativeFrame

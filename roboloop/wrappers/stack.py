@@ -31,7 +31,7 @@ from .timing import ActionDelay, ControlJitter, FrameDrop, ObservationDelay
 
 
 def _domain_randomization(env: gym.Env, **ranges: Any) -> gym.Env:
-    from roboloop.sim.randomization import DomainRandomization, DomainRandomizationConfig
+    from .randomization import DomainRandomization, DomainRandomizationConfig
     return DomainRandomization(env, DomainRandomizationConfig(**ranges))
 
 
@@ -40,7 +40,7 @@ def _safety(env: gym.Env, **limits: Any) -> gym.Env:
 
 
 def _dr_keys() -> list[str]:
-    from roboloop.sim.randomization import DomainRandomizationConfig
+    from .randomization import DomainRandomizationConfig
     return [f.name for f in dataclasses.fields(DomainRandomizationConfig)]
 
 

@@ -1,4 +1,4 @@
-"""Domain randomization of the MuJoCo arm tasks, per episode and per env.
+"""Domain randomization of the MuJoCo arm tasks, per episode and per env (a sim-only wrapper).
 
 Every quantity is a [low, high] range (null = not randomized). Scales multiply the nominal value of
 the MJCF; jitters are added. The sampled values go to `info["randomization"]["domain"]` on every
@@ -10,15 +10,11 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 import gymnasium as gym
-import mujoco
 import numpy as np
 
-from roboloop.wrappers.base import RandomWrapper, check_range
+from roboloop.sim.physics import ArmPhysics
 
-ARM_BODIES = ("link1", "link2", "link3", "link4", "link5", "link6")
-ARM_JOINTS = ("j1", "j2", "j3", "j4", "j5", "j6")
-FRICTION_GEOMS = ("cube", "pad_l", "pad_r")
-CAMERAS = ("front", "wrist")
+from .base import RandomWrapper, check_range
 
 
 @dataclass
@@ -63,19 +59,7 @@ class DomainRandomization(RandomWrapper):
         if sim is None:
             raise ValueError("domain randomization needs a MuJoCo arm task (env.unwrapped.sim); "
                              "on a real robot, leave it out of the wrapper stack")
-        self.model: mujoco.MjModel = sim.model
-        m = self.model
-        self._bodies = [m.body(b).id for b in ARM_BODIES]
-        self._dofs = [m.joint(j).dofadr[0] for j in ARM_JOINTS]
-        self._acts = [m.actuator(f"a{i + 1}").id for i in range(6)]
-        self._fric_geoms = [m.geom(g).id for g in FRICTION_GEOMS]
-        self._cube_geom, self._cube_body = m.geom("cube").id, m.body("cube").id
-        self._cams = [m.camera(c).id for c in CAMERAS]
-        # Nominal values, restored before each sample is applied (so scales never compound).
-        self._nominal = {k: getattr(m, k).copy() for k in (
-            "body_mass", "body_inertia", "geom_friction", "geom_size", "dof_damping", "dof_armature",
-            "actuator_gainprm", "actuator_biasprm", "cam_pos", "cam_fovy", "light_diffuse")}
-        self._gravity = m.opt.gravity.copy()
+        self.physics = ArmPhysics(sim.model, sim.data)
 
     def sample(self) -> dict[str, Any]:
         c, rng, out = self.cfg, self.rng, {}
@@ -86,16 +70,14 @@ class DomainRandomization(RandomWrapper):
                 v = rng.uniform(r[0], r[1], size)
                 out[name] = v.tolist() if size else float(v)
 
-        draw("link_mass", len(self._bodies))
-        draw("friction", len(self._fric_geoms))
-        draw("joint_damping", len(self._dofs))
-        draw("armature", len(self._dofs))
-        draw("actuator_gain", len(self._acts))
+        n = self.physics.sizes()
+        for name in ("link_mass", "friction", "joint_damping", "armature", "actuator_gain"):
+            draw(name, n[name])
         draw("cube_size")
         draw("cube_mass")
-        draw("camera_pos", 3 * len(self._cams))
-        draw("camera_fovy", len(self._cams))
-        draw("light", self.model.nlight)
+        draw("camera_pos", n["camera_pos"])
+        draw("camera_fovy", n["camera_fovy"])
+        draw("light", n["light"])
         draw("image_brightness")
         draw("image_contrast")
         draw("image_color", 3)
@@ -104,42 +86,7 @@ class DomainRandomization(RandomWrapper):
         return out
 
     def apply(self, v: dict[str, Any]) -> None:
-        m = self.model
-        for k, nominal in self._nominal.items():
-            getattr(m, k)[:] = nominal
-        m.opt.gravity[:] = self._gravity
-        if "link_mass" in v:
-            s = np.asarray(v["link_mass"])
-            m.body_mass[self._bodies] *= s
-            m.body_inertia[self._bodies] *= s[:, None]
-        if "friction" in v:
-            m.geom_friction[self._fric_geoms, 0] *= np.asarray(v["friction"])
-        if "joint_damping" in v:
-            m.dof_damping[self._dofs] *= np.asarray(v["joint_damping"])
-        if "armature" in v:
-            m.dof_armature[self._dofs] *= np.asarray(v["armature"])
-        if "actuator_gain" in v:  # position servo: force = kp * (ctrl - q) - kv * qdot
-            s = np.asarray(v["actuator_gain"])
-            m.actuator_gainprm[self._acts, 0] *= s
-            m.actuator_biasprm[self._acts, 1:3] *= s[:, None]
-        if "cube_size" in v:
-            m.geom_size[self._cube_geom] *= v["cube_size"]
-            m.body_inertia[self._cube_body] *= v["cube_size"] ** 2
-        if "cube_mass" in v:
-            m.body_mass[self._cube_body] *= v["cube_mass"]
-            m.body_inertia[self._cube_body] *= v["cube_mass"]
-        if "camera_pos" in v:
-            m.cam_pos[self._cams] += np.asarray(v["camera_pos"]).reshape(len(self._cams), 3)
-        if "camera_fovy" in v:
-            m.cam_fovy[self._cams] += np.asarray(v["camera_fovy"])
-        if "light" in v:
-            m.light_diffuse[:] *= np.asarray(v["light"])[:, None]
-        if "gravity_tilt" in v:
-            tilt, heading = v["gravity_tilt"]
-            g = float(np.linalg.norm(self._gravity))
-            m.opt.gravity[:] = g * np.array([np.sin(tilt) * np.cos(heading), np.sin(tilt) * np.sin(heading),
-                                             -np.cos(tilt)])
-        mujoco.mj_setConst(m, self.env.unwrapped.sim.data)  # masses/inertias changed: refresh derived constants
+        self.physics.apply({k: x for k, x in v.items() if not k.startswith("image_")})
 
     def reset(self, *, seed=None, options=None):
         obs, info = super().reset(seed=seed, options=options)
