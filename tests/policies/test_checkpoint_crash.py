@@ -82,7 +82,7 @@ def _save_forever(folder: str, start: int, pipe) -> None:
     n = start
     while True:
         n += 1
-        save(folder, n, size=200_000)
+        save(folder, n, size=100_000)
         pipe.send(n)   # "acknowledged": this save returned
 
 
@@ -98,7 +98,8 @@ def test_sigkill_at_random_times_while_saving_always_leaves_a_loadable_newest_ch
         assert start >= last_acked, "a checkpoint whose save had returned was lost"
         proc = ctx.Process(target=_save_forever, args=(str(path), start, child), daemon=True)
         proc.start()
-        time.sleep(float(rng.uniform(0.05, 0.6)))
+        assert parent.poll(120), "no save finished"   # one save done: the kill lands in a later one
+        time.sleep(float(rng.uniform(0.0, 0.3)))
         os.kill(proc.pid, signal.SIGKILL)
         proc.join()
         kills += 1

@@ -162,7 +162,7 @@ def test_a_learner_killed_while_checkpointing_resumes_with_every_acknowledged_tr
                  240, "checkpoints and acknowledgements", learner, llog)
         time.sleep(float(rng.uniform(0.0, 1.0)))   # checkpoints come every ~0.4 s: a random point among them
         procs.kill9(learner)
-        if round_ == 0:   # and as if the kill had hit between the two renames of a save
+        if round_ == 0 and ckpt.exists():   # and as if the kill had hit between the two renames of a save
             shutil.rmtree(run / "checkpoint.tmp", ignore_errors=True)
             ckpt.rename(run / "checkpoint.tmp")
         saved = newest_complete(run)
