@@ -134,3 +134,23 @@ def test_an_actor_survives_any_learner_message(kind, meta, nan_weights):
         assert client._pending_weights is None or np.isfinite(client._pending_weights.arrays["actor.w"]).all()
     finally:
         client.close()
+
+
+def test_an_actor_moves_unacknowledged_batches_into_the_session_a_new_learner_gives_it():
+    from roboloop.policies.config import TrainConfig, to_dict
+    from roboloop.policies.transport.batch import Step
+    client = ActorClient("tcp://127.0.0.1:9", name="A", log=lambda m: None)
+    try:
+        client.session = "a" * 32
+        obs = {"state": np.zeros(13, np.float32)}
+        for _ in range(3):
+            client.push(Step(obs, np.zeros(4, np.float32), 0.0, obs, False, False))
+            client._make_batch(1)
+        welcome = Message("welcome", {"config": to_dict(TrainConfig()), "env_spec": {}, "version": 0, "run": "r",
+                                      "session": "b" * 32})
+        client._receive(encode(welcome))
+        assert client.session == "b" * 32
+        metas = [decode(b[0]).meta for b in client.unacked.values()]
+        assert [m["seq"] for m in metas] == [0, 1, 2] and {m["session"] for m in metas} == {"b" * 32}
+    finally:
+        client.close()
