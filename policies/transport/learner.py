@@ -38,7 +38,7 @@ from roboloop.envs import env_spec, make_env, obs_layout
 from roboloop.policies.evaluate import EvalResult, evaluate
 from roboloop.policies.replay import ReplayBuffer, sample_rlpd, to_torch
 from roboloop.policies.train_loop import _load_agent_state, build_agent, collect_demos, load_prior
-from roboloop.policies.transport.batch import Layout, add_to_replay, check_batch
+from roboloop.policies.transport.batch import Layout, add_to_replay
 from roboloop.policies.transport.peers import PeerTable, RateLimitedLog, Sessions, read_or_create_key
 from roboloop.policies.transport.schema import TO_LEARNER, SchemaError, check as check_message
 from roboloop.policies.transport.security import check_endpoint, secure_server
