@@ -31,7 +31,7 @@ def main() -> int:
                          cwd=ROOT, env=env)
     dt = time.monotonic() - t0
     print(f"fuzz_learner: {args.examples} examples in {dt:.0f} s ({args.examples / dt:.1f} examples/s, "
-          f"including ~30 s of learner and actor start-up): {'passed' if rc == 0 else 'FAILED'}")
+          f"including the learner and actor start-up): {'passed' if rc == 0 else 'FAILED'}")
     return rc
 
 
