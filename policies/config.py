@@ -12,6 +12,7 @@ import typing
 from dataclasses import dataclass, field
 from typing import Any
 
+from roboloop.gym_adapter import SuccessRule
 from roboloop.policies.ranges import RangeError, check_ranges
 from roboloop.policies.sac import SACConfig
 from roboloop.policies.transport.settings import TransportConfig
@@ -25,7 +26,7 @@ class ConfigError(ValueError):
 class TrainConfig:
     """Everything `roboloop train` needs; saved as config.yaml in every run and checkpoint."""
 
-    task: str = "Reach"
+    task: str = "Reach"                 # a roboloop task, any Gymnasium id, or a module:Class entry point
     steps: int = 20_000                 # env steps; training ends at the first episode end at or after this
     seed: int = 0
     learning_starts: int = 1_000        # random actions (and no updates) before this many env steps
@@ -43,6 +44,7 @@ class TrainConfig:
     run_dir: str = "runs"               # runs go to <run_dir>/<task>-s<seed>-<time>
     env: dict[str, Any] = field(default_factory=dict)   # keyword arguments for the task (control_hz, ...)
     wrappers: list[Any] = field(default_factory=list)   # sim-to-real wrapper stack (roboloop/wrappers/stack.py)
+    success: SuccessRule = field(default_factory=SuccessRule)  # success.key (an info key) or success.min_return
     sac: SACConfig = field(default_factory=SACConfig)
     transport: TransportConfig = field(default_factory=TransportConfig)  # roboloop learn / act
 

@@ -46,9 +46,13 @@ PRESET_DIR = Path(__file__).parent / "configs"
 
 
 def preset_for(task: str) -> dict[str, Any]:
-    """The shipped defaults for a task (roboloop/configs/<task>.yaml), or {} if none ships."""
+    """The shipped defaults for a task (roboloop/configs/<task>.yaml), or {} if none ships (as for
+    every env from another package)."""
     from roboloop.envs import resolve_task, short_name  # any spelling of the name finds the same preset
-    path = PRESET_DIR / f"{short_name(resolve_task(task))}.yaml"
+    task_id = resolve_task(task)
+    if not task_id.startswith("roboloop/"):
+        return {}
+    path = PRESET_DIR / f"{short_name(task_id)}.yaml"
     return load_yaml(path) if path.exists() else {}
 
 

@@ -127,7 +127,8 @@ def make_expert(env, noise: float = 0.0, seed: int | None = None) -> _Expert:
     elif isinstance(base, ReachEnv):
         expert = ReachExpert(env, noise, seed)
     else:
-        raise TypeError(f"no scripted expert for {type(base).__name__}")
+        raise ValueError(f"no scripted expert for {type(base).__name__}: scripted demos (demos: N) exist for "
+                         "roboloop's Reach and PickCube tasks; give this env recorded demos (demo_file) or demos: 0")
     expert.reset()
     return expert
 

@@ -363,7 +363,7 @@ def run_actor(endpoint: str, task: str | None = None, steps: int = 0, rate_hz: f
         spec = env_spec(env)
     welcome = client.connect(spec, connect_timeout_s)
     cfg = from_dict(TrainConfig, welcome["config"])
-    env = make_env(task or cfg.task, cfg.env, cfg.wrappers)
+    env = make_env(task or cfg.task, cfg.env, cfg.wrappers, success=cfg.success)
     check_spec(welcome["env_spec"], env_spec(env))
     template = ActorPolicy(build_agent(cfg, env))
     template.act(env.observation_space.sample())   # torch's one-time kernel setup (~0.5 s) before the loop, not in it

@@ -90,7 +90,7 @@ class Learner:
             os.nice(self.tcfg.learner_nice)   # idle CPU still goes to the learner; a control loop goes first
         torch.manual_seed(cfg.seed)
         self.rng = np.random.default_rng(cfg.seed)
-        self.eval_env = make_env(cfg.task, cfg.env, cfg.wrappers, training=False)
+        self.eval_env = make_env(cfg.task, cfg.env, cfg.wrappers, training=False, success=cfg.success)
         self.spec = env_spec(self.eval_env)
         shapes, dtypes, act_dim = obs_layout(self.eval_env)
         self.layout = Layout(shapes, dtypes, act_dim)
