@@ -26,7 +26,13 @@ def parse_override(text: str) -> dict[str, Any]:
     if "=" not in text:
         raise ConfigError(f"override {text!r} must look like key=value (for example sac.utd_ratio=4)")
     key, raw = text.split("=", 1)
-    value = yaml.safe_load(raw) if raw else None
+    if not key.strip() or any(not p.strip() for p in key.strip().split(".")):
+        raise ConfigError(f"override {text!r}: {key!r} is not a config key (for example sac.utd_ratio=4)")
+    try:
+        value = yaml.safe_load(raw) if raw else None
+    except yaml.YAMLError as e:
+        raise ConfigError(f"override {text!r}: the value {raw!r} is not valid YAML "
+                          f"({str(e).splitlines()[0]})") from None
     out: dict[str, Any] = {}
     node = out
     parts = key.strip().split(".")

@@ -4,7 +4,7 @@ import shutil
 
 import pytest
 
-from roboloop.checkpoint import CheckpointError, SpecMismatchError, load_checkpoint
+from roboloop.checkpoint import CheckpointError, SpecMismatchError, load_checkpoint, sign_meta
 from roboloop.cli import main
 from roboloop.envs import make_env
 from roboloop.policies.train_loop import load_agent
@@ -59,7 +59,7 @@ def test_weights_of_another_architecture_are_refused(tiny_checkpoint, tmp_path):
     ckpt = copy_ckpt(tiny_checkpoint, tmp_path)
     meta = json.loads((ckpt / "meta.json").read_text())
     meta["config"]["sac"]["hidden_dims"] = [64, 64]
-    (ckpt / "meta.json").write_text(json.dumps(meta))
+    (ckpt / "meta.json").write_text(json.dumps(sign_meta(meta)))   # signed: past the checksum, to the weights
     with pytest.raises(CheckpointError, match="does not fit this agent"):
         load_agent(ckpt, make_env("Reach"))
 
