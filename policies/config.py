@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from roboloop.gym_adapter import SuccessRule
+from roboloop.policies.ranges import RangeError, check_ranges
 from roboloop.policies.sac import SACConfig
 from roboloop.policies.transport.settings import TransportConfig
 
@@ -46,6 +47,12 @@ class TrainConfig:
     success: SuccessRule = field(default_factory=SuccessRule)  # success.key (an info key) or success.min_return
     sac: SACConfig = field(default_factory=SACConfig)
     transport: TransportConfig = field(default_factory=TransportConfig)  # roboloop learn / act
+
+    def __post_init__(self) -> None:
+        check_ranges(self, {"steps": (0, None), "learning_starts": (0, None), "replay_capacity": (1, None),
+                            "demos": (0, None), "demo_noise": (0.0, None), "eval_every": (0, None),
+                            "eval_episodes": (1, None), "checkpoint_every": (1, None), "stop_at_success": (0.0, 1.0),
+                            "torch_threads": (0, None)})
 
 
 def _coerce(value: Any, tp: Any, key: str) -> Any:
@@ -106,7 +113,11 @@ def from_dict(cls: type, data: dict[str, Any], prefix: str = "") -> Any:
     if unknown:
         raise ConfigError(f"unknown config key(s) {', '.join(prefix + u for u in unknown)}; "
                           f"valid keys: {', '.join(sorted(prefix + n for n in names))}")
-    return cls(**{k: _coerce(v, hints[k], prefix + k) for k, v in data.items()})
+    values = {k: _coerce(v, hints[k], prefix + k) for k, v in data.items()}
+    try:
+        return cls(**values)
+    except RangeError as e:
+        raise ConfigError(f"config key '{prefix}{e.field}': {str(e)[len(e.field) + 2:]}") from None
 
 
 def to_dict(cfg: Any) -> dict[str, Any]:

@@ -20,7 +20,8 @@ import torch
 import yaml
 from tqdm import tqdm
 
-from roboloop.checkpoint import Checkpoint, CheckpointError, check_spec, load_checkpoint, save_checkpoint
+from roboloop.checkpoint import (Checkpoint, CheckpointError, SpecMismatchError, check_spec, load_checkpoint,
+                                 save_checkpoint)
 from roboloop.policies.config import TrainConfig, from_dict, to_dict
 from roboloop.envs import env_spec, make_env, obs_layout
 from roboloop.policies.evaluate import EvalResult, evaluate
@@ -126,7 +127,10 @@ class Trainer:
         if cfg.demo_file:
             from roboloop.dataset import load_demos
             self.demo_episodes, meta = load_demos(cfg.demo_file)
-            check_spec(meta["env_spec"], self.spec)
+            try:
+                check_spec(meta["env_spec"], self.spec)
+            except SpecMismatchError as e:
+                raise SpecMismatchError(f"demo file {cfg.demo_file} was recorded on another task: {e}") from None
         # RLPD demo buffer: scripted demos + recorded ones + (with a person in the loop) interventions
         demo_capacity = (cfg.demos * (max_len + 2) + sum(len(e.actions) + 1 for e in self.demo_episodes)
                          + (cfg.replay_capacity if teleop is not None else 0))
