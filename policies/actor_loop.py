@@ -49,8 +49,7 @@ def _find(env: gym.Env, kind: type) -> gym.Env | None:
 
 class ActorLoop:
     """Steps `env` with `policy(obs, deterministic) -> action`; every transition goes to `sink(transition,
-    episode)`, where episode is None or, on the last step of an episode, {"return", "success",
-    "intervention_rate"}.
+    episode)`, where episode is None or, on the last step of an episode, {"return", "success"}.
 
     Hooks (all optional): on_step(loop) after every step, on_episode(loop, success) when an episode ends,
     on_reset(loop) after every reset, on_fault(loop, why) after a RobotFault.
@@ -122,8 +121,7 @@ class ActorLoop:
             success = bool(info.get("is_success", False))
             self.episodes += 1
             self.recent.append(success)
-            episode = {"return": self.ep_return, "success": success,
-                       "intervention_rate": self.ep_person / max(1, self.t)}
+            episode = {"return": self.ep_return, "success": success}   # the transport's episode summary
         self.sink(Transition(obs, action, float(reward), next_obs, bool(terminated), bool(truncated), person), episode)
         self.obs = None if done else next_obs
         if self.on_step:

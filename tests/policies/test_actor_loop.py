@@ -32,7 +32,7 @@ def test_transitions_carry_the_persons_actions_and_their_success_button():
     assert [tr.intervention for tr in first] == [False, True, True, False]
     np.testing.assert_array_equal(first[1].action, [1, 0, 0, -1])        # the executed (person's) action
     assert [tr.reward for tr in first] == [0, 0, 0, 1] and first[3].terminated and not first[3].truncated
-    assert got[3][1] == {"return": 1.0, "success": True, "intervention_rate": 0.5}
+    assert got[3][1] == {"return": 1.0, "success": True}
     # consecutive transitions chain: each next_obs is the following obs (within the episode)
     np.testing.assert_array_equal(first[0].next_obs["state"], first[1].obs["state"])
 
