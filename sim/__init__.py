@@ -2,7 +2,8 @@
 
 Importing this package registers the Gymnasium ids ``roboloop/Reach-v0``,
 ``roboloop/PickCube-v0``, ``roboloop/PickCubeVision-v0`` and ``roboloop/PickCubeGap-v0`` (PickCube
-with reality-gap physics; ``variant=`` picks one, see ``tasks.GAP_VARIANTS``).
+with reality-gap physics; ``variant=`` picks one, see ``tasks.GAP_VARIANTS``), and the Crazyflie-class
+quadrotor tasks ``roboloop/QuadHover-v0`` and ``roboloop/QuadTrack-v0`` (``quad_tasks``).
 """
 
 import os
