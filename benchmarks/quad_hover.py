@@ -129,6 +129,7 @@ def run_sb3(seed: int, args) -> tuple[Curve, float]:
 
     model = SAC("MlpPolicy", env, learning_rate=3e-4, buffer_size=200_000, learning_starts=preset["learning_starts"],
                 batch_size=sac["batch_size"], tau=0.005, gamma=sac["gamma"], train_freq=1, gradient_steps=1,
+                ent_coef=f"auto_{sac['init_temperature']}", target_entropy=sac["target_entropy"],
                 policy_kwargs=dict(net_arch=dict(pi=list(sac["actor_hidden_dims"]), qf=list(sac["hidden_dims"]))),
                 seed=seed, device="cpu", verbose=0)
     curve.t0 = time.perf_counter()

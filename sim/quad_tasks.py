@@ -1,10 +1,13 @@
 """Gymnasium tasks on the Crazyflie-class quadrotor (sim/quadrotor.py): hover and trajectory tracking.
 
 Contract (ARCHITECTURE.md, "Env contract"):
-  * observation ``Dict(state=Box(float32, (22,)))``: position error p - p_target (3, m, world), rotation
+  * observation ``Dict(state=Box(float32, (26,)))``: position error p - p_target (3, m, world), rotation
     matrix body-to-world row-major (9, 1), velocity error v - v_target (3, m/s, world), angular velocity
-    (3, rad/s, body), the previous action (4, 1). Observation noise (``obs_noise``) is added to the first
-    18 entries.
+    (3, rad/s, body), the previous action (4, 1) and the motor estimate (4, 1): the past actions through
+    the nominal motor lag (first order, 0.15 s), i.e. where the rotors should be now. A flight controller
+    computes it from its own commands; with a 0.15 s lag at 100 Hz the rotors' state matters for the next
+    15 steps and the last action alone does not tell it. Observation noise (``obs_noise``) is added to the
+    first 18 entries.
   * action ``Box(-1, 1, (4,), float32)``: normalized thrusts of motors m1..m4 (f = (a + 1) / 2 * 0.1488 N);
     the hover command of the nominal vehicle is about -0.11.
   * dense reward in (0, 1]: exp(-cost), cost = 3 |e_p| + 0.5 (1 - R_zz) + 0.1 |e_v| + 0.02 |w|
@@ -37,8 +40,8 @@ from .quadrotor import (F_MAX, GRAVITY, HOVER_ACTION, MASS, MOTOR_TAU, QuadPhysi
 
 STATE_NAMES = (["err_x", "err_y", "err_z"] + [f"rot_{r}{c}" for r in range(3) for c in range(3)]
                + ["err_vx", "err_vy", "err_vz", "rate_x", "rate_y", "rate_z"]
-               + [f"prev_action_m{i}" for i in range(1, 5)])
-STATE_UNITS = ["m"] * 3 + ["1"] * 9 + ["m/s"] * 3 + ["rad/s"] * 3 + ["1"] * 4
+               + [f"prev_action_m{i}" for i in range(1, 5)] + [f"motor_est_m{i}" for i in range(1, 5)])
+STATE_UNITS = ["m"] * 3 + ["1"] * 9 + ["m/s"] * 3 + ["rad/s"] * 3 + ["1"] * 8
 _BOUNDS = {"m": 5.0, "1": 1.0, "m/s": 50.0, "rad/s": 100.0}
 # Observation noise standard deviations at obs_noise=1 (position m, rotation entries, velocity m/s,
 # body rates rad/s), of the order of a motion-capture-fed Crazyflie state estimate.
@@ -119,6 +122,8 @@ class QuadHoverEnv(gym.Env):
         self._t = 0
         self._held = 0
         self._prev_action = np.full(4, HOVER_ACTION)
+        self._motor_est = np.full(4, HOVER_ACTION)
+        self._motor_alpha = 1.0 - np.exp(-1.0 / (self.control_hz * MOTOR_TAU))
         self._renderer = None
 
     # ------------------------------------------------------------------------- target (subclass hook)
@@ -158,6 +163,7 @@ class QuadHoverEnv(gym.Env):
         self.sim.reset(pos, quat, vel, angvel, np.minimum(hover, F_MAX))
         self._t, self._held = 0, 0
         self._prev_action = np.full(4, HOVER_ACTION)
+        self._motor_est = np.full(4, HOVER_ACTION)
         self._tumbling = bool(tumbling)
         err = self._errors()[0]
         self._held = int(np.linalg.norm(err) < self.success_dist)
@@ -179,6 +185,7 @@ class QuadHoverEnv(gym.Env):
                 + 0.02 * float(np.linalg.norm(angvel)) + 0.05 * float(np.mean((a - HOVER_ACTION) ** 2)))
         reward = float(np.exp(-cost))
         self._prev_action = a
+        self._motor_est = self._motor_est + self._motor_alpha * (a - self._motor_est)
         crashed = bool(dist > self.max_dist or np.linalg.norm(angvel) > self.max_angvel
                        or not np.all(np.isfinite(self.sim.data.qpos)))
         truncated = (not crashed) and self._t >= self.episode_steps
@@ -209,9 +216,10 @@ class QuadHoverEnv(gym.Env):
         return self.sim.pos() - p, self.sim.vel() - v
 
     def true_state(self) -> np.ndarray:
-        """(22,) the noise-free observation vector (what a privileged critic or a scripted controller reads)."""
+        """(26,) the noise-free observation vector (what a privileged critic or a scripted controller reads)."""
         e_p, e_v = self._errors()
-        return np.concatenate([e_p, self.sim.rot().reshape(-1), e_v, self.sim.angvel(), self._prev_action])
+        return np.concatenate([e_p, self.sim.rot().reshape(-1), e_v, self.sim.angvel(), self._prev_action,
+                               self._motor_est])
 
     def _obs(self) -> dict[str, np.ndarray]:
         s = self.true_state()

@@ -34,12 +34,12 @@ def test_env_checker_spaces_and_spec(task_id):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         check_env(env.unwrapped, skip_render_check=True)
-    assert env.observation_space["state"].shape == (22,) and env.observation_space["state"].dtype == np.float32
+    assert env.observation_space["state"].shape == (26,) and env.observation_space["state"].dtype == np.float32
     assert env.action_space.shape == (4,) and np.all(env.action_space.low == -1) and np.all(env.action_space.high == 1)
     spec = env.unwrapped.task_spec()
     json.dumps(spec)
     state = spec["observation"]["state"]
-    assert len(state["names"]) == len(state["units"]) == 22 and state["names"][0] == "err_x"
+    assert len(state["names"]) == len(state["units"]) == 26 and state["names"][0] == "err_x"
     assert set(state["units"]) == {"m", "1", "m/s", "rad/s"}
     assert spec["control_hz"] == 100.0 and spec["physics_hz"] == 500.0 and spec["task"] == task_id
     assert spec["action"]["max_thrust_n"] == pytest.approx(F_MAX)
@@ -133,7 +133,7 @@ def test_observation_noise_has_the_stated_size():
         diffs.append(obs["state"] - env.unwrapped.true_state().astype(np.float32))
     std = np.stack(diffs).std(axis=0)
     assert std[:3] == pytest.approx([0.002] * 3, rel=0.3) and std[15:18] == pytest.approx([0.02] * 3, rel=0.3)
-    assert np.all(std[18:] == 0)    # the previous action is known exactly
+    assert np.all(std[18:] == 0)    # the previous action and the motor estimate are known exactly
 
 
 def test_episode_length_follows_the_control_rate_and_a_crash_terminates():
