@@ -80,7 +80,7 @@ def test_quadrotor_flies_the_same_from_the_emulated_stm32f405(quad_checkpoint, q
         with torch.no_grad():
             return agent.actor.deterministic(agent.encoder({"state": torch.as_tensor(states)})).numpy()
     reference = fly(env, torch_actor, FLIGHT_SEEDS)
-    assert sum(len(s) for s, _, _ in reference) >= 400   # it flies for a while, not a crash at once
+    assert sum(len(s) for s, _, _ in reference) >= 200   # it flies for a while (1 s of 3 s), not a crash at once
     tolerance = {"none": 1e-4, "int8": 0.05}
     for quant, fw in quad_firmware.items():
         with QemuBoard(fw.elf, "netduinoplus2", icount=False) as url, MCUBridge(url) as bridge:
@@ -103,7 +103,7 @@ def test_flight_actor_instructions_per_inference_fit_the_control_period(quad_fir
     budget = CPU_HZ / CONTROL_HZ     # cycles in one 10 ms control period at 168 MHz
     counts = {}
     for quant, fw in quad_firmware.items():
-        with QemuBoard(fw.elf, "netduinoplus2", icount=True) as url, MCUBridge(url, timeout_s=30) as bridge:
+        with QemuBoard(fw.elf, "netduinoplus2", icount=True) as url, MCUBridge(url) as bridge:
             bench = bridge.bench(20)
             counts[quant] = bench["instructions"]
         print(f"{quant}: {bench}")
