@@ -16,9 +16,9 @@ help: ## list the targets
 $(STAMP): pyproject.toml constraints.txt | toolchain
 	@echo "[install] virtualenv $(VENV)"
 	@$(PYTHON) -m venv $(VENV)
-	@echo "[install] pip: roboloop with dev, bench and ros extras (a few minutes the first time; log: $(LOG))"
+	@echo "[install] pip: roboloop with dev, bench, ros and arms extras (a few minutes the first time; log: $(LOG))"
 	@( $(PY) -m pip install --quiet --upgrade pip && \
-	   $(PY) -m pip install --quiet -c constraints.txt -e ".[dev,bench,ros]" ) > $(LOG) 2>&1 \
+	   $(PY) -m pip install --quiet -c constraints.txt -e ".[dev,bench,ros,arms]" ) > $(LOG) 2>&1 \
 	   || { tail -n 40 $(LOG); echo "[install] failed: see $(LOG)" >&2; exit 1; }
 	@touch $(STAMP)
 	@echo "[install] done"

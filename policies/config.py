@@ -12,6 +12,8 @@ import typing
 from dataclasses import dataclass, field
 from typing import Any
 
+from roboloop.gym_adapter import SuccessRule
+from roboloop.policies.ranges import RangeError, check_ranges
 from roboloop.policies.sac import SACConfig
 from roboloop.policies.transport.settings import TransportConfig
 
@@ -24,7 +26,7 @@ class ConfigError(ValueError):
 class TrainConfig:
     """Everything `roboloop train` needs; saved as config.yaml in every run and checkpoint."""
 
-    task: str = "Reach"
+    task: str = "Reach"                 # a roboloop task, any Gymnasium id, or a module:Class entry point
     steps: int = 20_000                 # env steps; training ends at the first episode end at or after this
     seed: int = 0
     learning_starts: int = 1_000        # random actions (and no updates) before this many env steps
@@ -42,8 +44,15 @@ class TrainConfig:
     run_dir: str = "runs"               # runs go to <run_dir>/<task>-s<seed>-<time>
     env: dict[str, Any] = field(default_factory=dict)   # keyword arguments for the task (control_hz, ...)
     wrappers: list[Any] = field(default_factory=list)   # sim-to-real wrapper stack (roboloop/wrappers/stack.py)
+    success: SuccessRule = field(default_factory=SuccessRule)  # success.key (an info key) or success.min_return
     sac: SACConfig = field(default_factory=SACConfig)
     transport: TransportConfig = field(default_factory=TransportConfig)  # roboloop learn / act
+
+    def __post_init__(self) -> None:
+        check_ranges(self, {"steps": (0, None), "learning_starts": (0, None), "replay_capacity": (1, None),
+                            "demos": (0, None), "demo_noise": (0.0, None), "eval_every": (0, None),
+                            "eval_episodes": (1, None), "checkpoint_every": (1, None), "stop_at_success": (0.0, 1.0),
+                            "torch_threads": (0, None)})
 
 
 def _coerce(value: Any, tp: Any, key: str) -> Any:
@@ -104,7 +113,11 @@ def from_dict(cls: type, data: dict[str, Any], prefix: str = "") -> Any:
     if unknown:
         raise ConfigError(f"unknown config key(s) {', '.join(prefix + u for u in unknown)}; "
                           f"valid keys: {', '.join(sorted(prefix + n for n in names))}")
-    return cls(**{k: _coerce(v, hints[k], prefix + k) for k, v in data.items()})
+    values = {k: _coerce(v, hints[k], prefix + k) for k, v in data.items()}
+    try:
+        return cls(**values)
+    except RangeError as e:
+        raise ConfigError(f"config key '{prefix}{e.field}': {str(e)[len(e.field) + 2:]}") from None
 
 
 def to_dict(cfg: Any) -> dict[str, Any]:

@@ -28,6 +28,7 @@ import torch
 import torch.nn as nn
 from torch.func import functional_call, grad_and_value
 
+from roboloop.policies.ranges import check_ranges
 from roboloop.policies.networks import (ConvEncoder, CriticEnsemble, SquashedGaussianActor, StateEncoder,
                                         random_shift, tanh_gaussian_sample)
 from roboloop.policies.optim import Adam
@@ -63,6 +64,15 @@ class SACConfig:
     # torch.compile each update step into one graph (about 2x the updates/s of eager on a 2-core CPU;
     # the first update pays a one-off compile of ~20-40 s). Falls back to eager if compiling fails.
     compile: bool = True
+
+    def __post_init__(self) -> None:
+        check_ranges(self, {"hidden_dims": (1, None), "actor_hidden_dims": (1, None), "num_critics": (1, None),
+                            "num_min_critics": (1, self.num_critics), "gamma": (0.0, 1.0), "tau": (0.0, 1.0),
+                            "actor_lr": (0.0, None), "critic_lr": (0.0, None), "temperature_lr": (0.0, None),
+                            "init_temperature": (0.0, None), "grad_clip_norm": (0.0, None), "batch_size": (1, None),
+                            "utd_ratio": (1, None), "image_feature_dim": (1, None), "image_channels": (1, None),
+                            "image_aug_pad": (0, None)},
+                     open_low=("tau", "actor_lr", "critic_lr", "temperature_lr", "init_temperature", "grad_clip_norm"))
 
 
 def resolve_low_precision(matmul_precision: str) -> bool:

@@ -20,7 +20,8 @@ import torch
 import yaml
 from tqdm import tqdm
 
-from roboloop.checkpoint import Checkpoint, CheckpointError, check_spec, load_checkpoint, save_checkpoint
+from roboloop.checkpoint import (Checkpoint, CheckpointError, SpecMismatchError, check_spec, load_checkpoint,
+                                 save_checkpoint)
 from roboloop.policies.config import TrainConfig, from_dict, to_dict
 from roboloop.envs import env_spec, make_env, obs_layout
 from roboloop.policies.evaluate import EvalResult, evaluate
@@ -79,7 +80,7 @@ def collect_demos(cfg: TrainConfig, buffer: ReplayBuffer, episodes: int, log: Ca
     """Fill `buffer` with scripted-expert episodes (own env and seeds); returns their success rate."""
     from roboloop.sim import make_expert
 
-    env = make_env(cfg.task, cfg.env, cfg.wrappers, training=False)
+    env = make_env(cfg.task, cfg.env, cfg.wrappers, training=False, success=cfg.success)
     expert = make_expert(env, noise=cfg.demo_noise, seed=cfg.seed + 7_919)
     successes = []
     for ep in tqdm(range(episodes), desc="scripted demos", leave=False, disable=not progress):
@@ -107,14 +108,14 @@ class Trainer:
         torch.set_num_threads(cfg.torch_threads or os.cpu_count() or 1)
         self.run_dir = Path(run_dir) if run_dir else Path(cfg.run_dir) / \
             f"{cfg.task}-s{cfg.seed}-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
-        self.env = make_env(cfg.task, cfg.env, cfg.wrappers)
+        self.env = make_env(cfg.task, cfg.env, cfg.wrappers, success=cfg.success)
         if teleop is None and cfg.teleop:
             from roboloop.hardware.gamepad import make_teleop
             teleop = make_teleop(cfg.teleop, self.env.action_space.shape[0], cfg.teleop_pad)
         if teleop is not None:  # outermost: the person's action replaces the policy's before anything else
             from roboloop.wrappers.intervention import InterventionWrapper
             self.env = InterventionWrapper(self.env, teleop)
-        self.eval_env = make_env(cfg.task, cfg.env, cfg.wrappers, training=False)
+        self.eval_env = make_env(cfg.task, cfg.env, cfg.wrappers, training=False, success=cfg.success)
         self.spec = env_spec(self.env)
         shapes, dtypes, act_dim = obs_layout(self.env)
         torch.manual_seed(cfg.seed)
@@ -126,7 +127,10 @@ class Trainer:
         if cfg.demo_file:
             from roboloop.dataset import load_demos
             self.demo_episodes, meta = load_demos(cfg.demo_file)
-            check_spec(meta["env_spec"], self.spec)
+            try:
+                check_spec(meta["env_spec"], self.spec)
+            except SpecMismatchError as e:
+                raise SpecMismatchError(f"demo file {cfg.demo_file} was recorded on another task: {e}") from None
         # RLPD demo buffer: scripted demos + recorded ones + (with a person in the loop) interventions
         demo_capacity = (cfg.demos * (max_len + 2) + sum(len(e.actions) + 1 for e in self.demo_episodes)
                          + (cfg.replay_capacity if teleop is not None else 0))

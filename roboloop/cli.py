@@ -1,4 +1,4 @@
-"""`roboloop` command line: train, eval, export, teleop, record, mcap2demos, tasks, launch, learn, act, keys."""
+"""`roboloop` command line: train, eval, bench, export, teleop, record, mcap2demos, tasks, launch, learn, act, keys."""
 from __future__ import annotations
 
 import argparse
@@ -7,17 +7,21 @@ import time
 from pathlib import Path
 
 from roboloop.checkpoint import CheckpointError
-from roboloop.config import ConfigError, build_train_config, deep_merge, parse_override
+from roboloop.config import ConfigError, build_train_config, deep_merge, load_yaml, parse_override
 from roboloop.hardware.gamepad.pygame_pad import GamepadError
 
 
 def _cmd_tasks(args: argparse.Namespace) -> int:
     from roboloop.envs import env_spec, make_env, task_ids
     for tid in task_ids():
-        env = make_env(tid)
+        try:
+            env = make_env(tid)
+        except ValueError as e:  # a user-arm task without arm=, or an arm whose description is not installed
+            print(f"{tid:32s} ({e})")
+            continue
         spec = env_spec(env)
         obs = ", ".join(f"{k}{tuple(v['shape'])}" for k, v in spec["observation"].items())
-        print(f"{tid:28s} obs: {obs}; action{tuple(spec['action']['shape'])} "
+        print(f"{tid:32s} obs: {obs}; action{tuple(spec['action']['shape'])} "
               f"[{', '.join(spec['action']['names'])}]; {spec['control_hz']} Hz, "
               f"{spec['max_episode_steps']} steps")
         env.close()
@@ -43,7 +47,9 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
 def _cmd_eval(args: argparse.Namespace) -> int:
     from roboloop.checkpoint import load_checkpoint
-    from roboloop.envs import make_env
+    from roboloop.config import from_dict
+    from roboloop.envs import env_spec, make_env
+    from roboloop.gym_adapter import SuccessRule
     from roboloop.policies.evaluate import evaluate
     from roboloop.policies.train_loop import load_agent
     ckpt = load_checkpoint(args.checkpoint, load_replay=False)  # read and verified once
@@ -51,7 +57,11 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     env_kwargs = ckpt.meta["config"].get("env", {})
     for o in args.env:
         env_kwargs = deep_merge(env_kwargs, parse_override(o))
-    env = make_env(task, env_kwargs, ckpt.meta["config"].get("wrappers", []), training=False,
+    extra = parse_override(f"success={args.success}")["success"] if args.success else {}
+    if not isinstance(extra, dict):
+        raise ConfigError(f"--success must be a mapping such as '{{min_return: -200}}', got {args.success!r}")
+    success = from_dict(SuccessRule, deep_merge(ckpt.meta["config"].get("success", {}), extra), prefix="success.")
+    env = make_env(task, env_kwargs, ckpt.meta["config"].get("wrappers", []), training=False, success=success,
                    render_mode="rgb_array" if args.video else None)
     agent, _, _ = load_agent(ckpt, env)
     frames: list | None = [] if args.video else None
@@ -61,7 +71,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     if args.video:
         import imageio.v2 as imageio
         Path(args.video).parent.mkdir(parents=True, exist_ok=True)
-        imageio.mimwrite(args.video, frames, fps=env.unwrapped.task_spec()["control_hz"])
+        imageio.mimwrite(args.video, frames, fps=env_spec(env)["control_hz"] or 30)
         print(f"video: {args.video} ({len(frames)} frames)")
     return 0
 
@@ -77,14 +87,13 @@ def _cmd_keys(args: argparse.Namespace) -> int:
 
 
 def _cmd_learn(args: argparse.Namespace) -> int:
-    import yaml
     from roboloop.config import from_dict, TrainConfig
     from roboloop.policies.transport.learner import Learner
     if args.resume:
         run_dir = Path(args.resume)
         if not (run_dir / "config.yaml").exists():
             raise ConfigError(f"{run_dir} is not a learner run folder (no config.yaml)")
-        data = yaml.safe_load((run_dir / "config.yaml").read_text())
+        data = load_yaml(run_dir / "config.yaml")
         if args.steps is not None:
             data["steps"] = args.steps
         cfg = from_dict(TrainConfig, data)
@@ -183,7 +192,7 @@ def _cmd_export_onnx(args: argparse.Namespace) -> int:
         err = float(np.abs(run_onnxruntime(exp.path, obs) - run_torch(exp.module, obs)).max())
         n = len(obs["state"])
         print(f"onnxruntime vs torch on {n} recorded observations: max |error| {err:.2e}")
-        if err > 1e-5:
+        if not err <= 1e-5:   # NaN (diverged weights) fails this too
             raise ValueError(f"exported graph differs from torch by {err:.2e} (> 1e-5); not trusting {exp.path}")
     return 0
 
@@ -242,12 +251,29 @@ def _cmd_launch(args: argparse.Namespace) -> int:
         return 0
 
 
+def _cmd_bench(args: argparse.Namespace) -> int:
+    from roboloop.bench import report, run_bench
+    if args.bench_command == "run":
+        folder = run_bench(args.config, args.seeds, args.out, args.first_seed, args.overrides, args.task,
+                           args.eval_every, args.eval_episodes, args.name)
+        print(f"bench results: {folder / 'bench.json'} (report: roboloop bench report {folder})")
+    else:
+        out = args.out or (args.folders[0] if len(args.folders) == 1 else "bench/report")
+        try:
+            report(args.folders, out, args.bar, args.reps)
+        except ImportError as e:   # the statistics need the bench extra
+            raise ValueError(str(e)) from None
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="roboloop", description="Robot RL: train in MuJoCo, fine-tune, export.")
     sub = p.add_subparsers(dest="command", required=True)
 
     t = sub.add_parser("train", help="train SAC / RLPD on a task")
-    t.add_argument("--task", help="task name, e.g. Reach, PickCube, PickCubeVision (see `roboloop tasks`)")
+    t.add_argument("--task", help="task name, e.g. Reach, PickCube, PickCubeVision (see `roboloop tasks`), any "
+                   "Gymnasium id (Pendulum-v1; success from --set success.key=... or success.min_return=...) "
+                   "or a module:Class entry point")
     t.add_argument("--steps", type=int, help="env steps (training ends at the first episode end after this)")
     t.add_argument("--seed", type=int)
     t.add_argument("--config", help="YAML file with TrainConfig keys (see roboloop/configs/)")
@@ -274,6 +300,8 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--task", help="evaluate on another task with the same spec (default: the trained task)")
     e.add_argument("--env", action="append", default=[], metavar="KEY=VALUE",
                    help="task option on top of the checkpoint's, e.g. --task PickCubeGap --env variant=latency")
+    e.add_argument("--success", metavar="RULE",
+                   help="success rule on top of the checkpoint's, e.g. '{min_return: -200}' or '{key: succeed}'")
     e.add_argument("--video", help="write an mp4 of the episodes to this path")
     e.set_defaults(func=_cmd_eval)
 
@@ -322,6 +350,27 @@ def build_parser() -> argparse.ArgumentParser:
     la.add_argument("launch_args", nargs="*", metavar="NAME:=VALUE", help="launch arguments")
     la.add_argument("--dry-run", action="store_true", help="print the node commands and exit")
     la.set_defaults(func=_cmd_launch)
+
+    b = sub.add_parser("bench", help="multi-seed benchmark: held-out evaluations, IQM with bootstrap CIs, plots")
+    bs = b.add_subparsers(dest="bench_command", required=True)
+    br = bs.add_parser("run", help="train N seeds of a config (resumable: finished seeds are kept)")
+    br.add_argument("config", help="YAML file with TrainConfig keys (as for train --config)")
+    br.add_argument("--seeds", type=int, required=True, help="number of seeds")
+    br.add_argument("--first-seed", type=int, default=0, help="seeds are first-seed .. first-seed+N-1 (default 0)")
+    br.add_argument("--task", help="task, if not the config's")
+    br.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                    help="override a config key, e.g. --set steps=5000")
+    br.add_argument("--eval-every", type=int, help="env steps between held-out evaluations (default: the "
+                    "config's eval_every, else a tenth of the steps)")
+    br.add_argument("--eval-episodes", type=int, default=20, help="held-out episodes per evaluation (default 20)")
+    br.add_argument("--name", help="algorithm name in reports (default: the config file's name)")
+    br.add_argument("--out", help="bench folder (default bench/<name>)")
+    bp = bs.add_parser("report", help="statistics and plots over one or more bench folders")
+    bp.add_argument("folders", nargs="+", help="bench folders from `roboloop bench run` (one per algorithm and task)")
+    bp.add_argument("--out", help="report folder (default: the bench folder if one, else bench/report)")
+    bp.add_argument("--bar", type=float, default=0.8, help="success bar for 'env steps to bar' (default 0.8)")
+    bp.add_argument("--reps", type=int, default=2000, help="bootstrap resamples (default 2000)")
+    b.set_defaults(func=_cmd_bench)
 
     ls = sub.add_parser("tasks", help="list the registered tasks and their spaces")
     ls.set_defaults(func=_cmd_tasks)

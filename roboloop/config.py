@@ -26,7 +26,13 @@ def parse_override(text: str) -> dict[str, Any]:
     if "=" not in text:
         raise ConfigError(f"override {text!r} must look like key=value (for example sac.utd_ratio=4)")
     key, raw = text.split("=", 1)
-    value = yaml.safe_load(raw) if raw else None
+    if not key.strip() or any(not p.strip() for p in key.strip().split(".")):
+        raise ConfigError(f"override {text!r}: {key!r} is not a config key (for example sac.utd_ratio=4)")
+    try:
+        value = yaml.safe_load(raw) if raw else None
+    except yaml.YAMLError as e:
+        raise ConfigError(f"override {text!r}: the value {raw!r} is not valid YAML "
+                          f"({str(e).splitlines()[0]})") from None
     out: dict[str, Any] = {}
     node = out
     parts = key.strip().split(".")
@@ -40,9 +46,16 @@ PRESET_DIR = Path(__file__).parent / "configs"
 
 
 def preset_for(task: str) -> dict[str, Any]:
-    """The shipped defaults for a task (roboloop/configs/<task>.yaml), or {} if none ships."""
+    """The shipped defaults for a task (roboloop/configs/<task>.yaml), or {} if none ships (as for
+    every env from another package)."""
     from roboloop.envs import resolve_task, short_name  # any spelling of the name finds the same preset
-    path = PRESET_DIR / f"{short_name(resolve_task(task))}.yaml"
+    task_id = resolve_task(task)
+    if not task_id.startswith("roboloop/"):
+        return {}
+    name = short_name(task_id)
+    path = PRESET_DIR / f"{name}.yaml"
+    if not path.exists() and "-" in name:  # an arm's task ('so101-pickcube') takes its task's preset
+        path = PRESET_DIR / f"{name.rsplit('-', 1)[1]}.yaml"
     return load_yaml(path) if path.exists() else {}
 
 

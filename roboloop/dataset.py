@@ -92,6 +92,7 @@ def load_demos(path: str | Path) -> tuple[list[Episode], dict]:
     bad += [f"obs.{k}" for k in obs_keys if len(data[f"obs.{k}"]) != n + e]
     if bad or len(data["success"]) != e or not obs_keys or np.any(lengths < 1):
         raise DatasetError(f"demo file {path}: inconsistent lengths ({', '.join(bad) or 'episode_length/success'})")
+    _check_arrays(path, data, meta.get("env_spec"), obs_keys, n)
     episodes, t, o = [], 0, 0
     for i, length in enumerate(lengths):
         steps = slice(t, t + length)
@@ -102,6 +103,38 @@ def load_demos(path: str | Path) -> tuple[list[Episode], dict]:
             intervention=data["intervention"][steps].tolist(), success=bool(data["success"][i])))
         t, o = t + length, o + length + 1
     return episodes, meta
+
+
+def _check_arrays(path: Path, data: dict[str, np.ndarray], spec, obs_keys: list[str], n: int) -> None:
+    """Arrays against the spec the file declares (which the trainer then checks against the task):
+    shapes, dtypes, finite values, actions in the normalized range. Raises DatasetError naming the array."""
+    def bad(what: str) -> DatasetError:
+        return DatasetError(f"demo file {path}: {what}")
+
+    try:
+        obs_spec = {k: (tuple(v["shape"]), np.dtype(v["dtype"])) for k, v in spec["observation"].items()}
+        act_dim = int(spec["action"]["shape"][0])
+    except (KeyError, TypeError, ValueError, IndexError, AttributeError):
+        raise bad("meta.env_spec does not describe the observation and action spaces") from None
+    if set(obs_keys) != set(obs_spec):
+        raise bad(f"observations {sorted(obs_keys)} do not match its env_spec's {sorted(obs_spec)}")
+    for k, (shape, dtype) in obs_spec.items():
+        a = data[f"obs.{k}"]
+        if a.shape[1:] != shape or a.dtype != dtype:
+            raise bad(f"obs.{k} is {a.dtype}{a.shape[1:]} per step, the task's observation is {dtype}{shape}")
+        if a.dtype.kind == "f" and not np.isfinite(a).all():
+            raise bad(f"obs.{k} holds NaN or infinite values")
+    a = data["action"]
+    if a.shape != (n, act_dim) or a.dtype.kind != "f":
+        raise bad(f"action is {a.dtype}{a.shape}, expected float32{(n, act_dim)}")
+    if not np.isfinite(a).all() or np.abs(a).max(initial=0.0) > 1.0 + 1e-6:
+        raise bad("action holds values outside the normalized range [-1, 1] (or NaN)")
+    r = data["reward"]
+    if r.shape != (n,) or r.dtype.kind != "f" or not np.isfinite(r).all():
+        raise bad(f"reward must be {n} finite floats, got {r.dtype}{r.shape}")
+    for k in ("terminated", "truncated", "intervention", "success"):
+        if data[k].dtype != bool or data[k].ndim != 1:
+            raise bad(f"{k} must be a 1-d bool array, got {data[k].dtype}{data[k].shape}")
 
 
 def add_to_buffer(episodes: list[Episode], buffer) -> int:

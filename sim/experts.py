@@ -138,14 +138,20 @@ def make_expert(env, noise: float = 0.0, seed: int | None = None) -> _Expert:
         An object with ``reset()`` and ``act() -> np.ndarray`` (float32, in the action space).
     """
     base = env.unwrapped
+    own = getattr(base, "scripted_expert", None)  # a task variant with its own expert settings
+    if own is not None:
+        expert: _Expert = own(env, noise, seed)
+        expert.reset()
+        return expert
     if isinstance(base, PickCubeEnv):  # also PickCubeVisionEnv
-        expert: _Expert = PickCubeExpert(env, noise, seed)
+        expert = PickCubeExpert(env, noise, seed)
     elif isinstance(base, ReachEnv):
         expert = ReachExpert(env, noise, seed)
     elif isinstance(base, QuadHoverEnv):  # also QuadTrackEnv
         expert = QuadExpert(env, noise, seed)
     else:
-        raise TypeError(f"no scripted expert for {type(base).__name__}")
+        raise ValueError(f"no scripted expert for {type(base).__name__}: scripted demos (demos: N) exist for "
+                         "roboloop's Reach, PickCube and quadrotor tasks; give this env recorded demos (demo_file) or demos: 0")
     expert.reset()
     return expert
 

@@ -4,7 +4,7 @@ domain randomization, so "the robot" and "the randomized sim" change the same qu
 Every value is relative to the MJCF's nominal model and never compounds: `ArmPhysics.apply` first
 restores the nominal values, then applies the given ones. Keys (each optional):
 
-    link_mass      scale of the six arm links' masses and inertias        scalar or (6,)
+    link_mass      scale of the arm links' masses and inertias            scalar or (6,)
     friction       scale of the sliding friction of cube and finger pads   scalar or (3,)
     joint_damping  scale of the arm joints' damping                        scalar or (6,)
     armature       scale of the arm joints' armature                       scalar or (6,)
@@ -23,7 +23,6 @@ from typing import Any
 import mujoco
 import numpy as np
 
-ARM_BODIES = ("link1", "link2", "link3", "link4", "link5", "link6")
 ARM_JOINTS = ("j1", "j2", "j3", "j4", "j5", "j6")
 FRICTION_GEOMS = ("cube", "pad_l", "pad_r")
 CAMERAS = ("front", "wrist")
@@ -34,14 +33,19 @@ _MODEL_FIELDS = ("body_mass", "body_inertia", "geom_friction", "geom_size", "dof
 
 
 class ArmPhysics:
-    """The arm model's physics knobs. Args: the task's `mujoco.MjModel` and `MjData` (for mj_setConst)."""
+    """The arm model's physics knobs.
 
-    def __init__(self, model: mujoco.MjModel, data: mujoco.MjData):
+    Args: the task's `mujoco.MjModel` and `MjData` (for mj_setConst); arm_joints: the arm's joints (their
+    servos are the actuators a1..aN; the links are the bodies these joints move), roboloop's own arm's
+    by default. The per-link and per-joint keys then take N values.
+    """
+
+    def __init__(self, model: mujoco.MjModel, data: mujoco.MjData, arm_joints: tuple[str, ...] = ARM_JOINTS):
         self.model, self.data = model, data
         m = model
-        self.bodies = [m.body(b).id for b in ARM_BODIES]
-        self.dofs = [m.joint(j).dofadr[0] for j in ARM_JOINTS]
-        self.acts = [m.actuator(f"a{i + 1}").id for i in range(6)]
+        self.bodies = [int(m.jnt_bodyid[m.joint(j).id]) for j in arm_joints]
+        self.dofs = [m.joint(j).dofadr[0] for j in arm_joints]
+        self.acts = [m.actuator(f"a{i + 1}").id for i in range(len(arm_joints))]
         self.friction_geoms = [m.geom(g).id for g in FRICTION_GEOMS]
         self.cube_geom, self.cube_body = m.geom("cube").id, m.body("cube").id
         self.cams = [m.camera(c).id for c in CAMERAS]

@@ -23,6 +23,11 @@ def register_tasks() -> None:
     for task_id, (entry, steps) in TASKS.items():
         if task_id not in gym.registry:
             gym.register(id=task_id, entry_point=entry, max_episode_steps=steps)
+    # Arms built from their descriptions: roboloop/<arm>-<Task>-v0, and roboloop/arm-<Task>-v0 (arm=...).
+    from .arm_tasks import arm_task_table
+    for task_id, (entry, steps, kwargs) in arm_task_table().items():
+        if task_id not in gym.registry:
+            gym.register(id=task_id, entry_point=entry, max_episode_steps=steps, kwargs=kwargs)
 
 
 def task_ids() -> list[str]:

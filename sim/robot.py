@@ -123,6 +123,15 @@ class ArmSim:
         self._q_cmd = self.home_qpos.copy()
         self.reset()
 
+    def physics(self):
+        """The model's physics knobs (`physics.ArmPhysics`), for domain randomization."""
+        from .physics import ArmPhysics
+        return ArmPhysics(self.model, self.data)
+
+    def robot_spec(self) -> dict:
+        """The robot a checkpoint names: name and joint names (a checkpoint refuses another robot)."""
+        return {"name": "roboloop_arm", "arm_joints": list(ARM_JOINTS), "gripper_joints": ["finger_l", "finger_r"]}
+
     # ------------------------------------------------------------------ reset / state
     def reset(self, cube_pos: np.ndarray | None = None, cube_yaw: float = 0.0) -> None:
         """Reset physics to the home pose, gripper open, cube at ``cube_pos`` (x, y) or (x, y, z).

@@ -75,7 +75,7 @@ class ArmTaskEnv(gym.Env):
             raise ValueError(f"render_mode must be None or 'rgb_array', got {render_mode!r}")
         if max_delta_pos <= 0 or max_delta_yaw <= 0:
             raise ValueError("max_delta_pos and max_delta_yaw must be positive")
-        self.sim = ArmSim(physics_hz=physics_hz, control_hz=control_hz)
+        self.sim = self._make_sim(physics_hz, control_hz)
         self.control_hz = float(control_hz)
         self.physics_hz = float(physics_hz)
         self.reward_type = reward_type
@@ -104,6 +104,10 @@ class ArmTaskEnv(gym.Env):
         self._failure = False
 
     # ------------------------------------------------------------------ subclass hooks
+    def _make_sim(self, physics_hz: float, control_hz: float) -> ArmSim:
+        """The simulated arm (roboloop's own; the described arms of `arm_tasks` return theirs)."""
+        return ArmSim(physics_hz=physics_hz, control_hz=control_hz)
+
     def _state_names_units(self) -> tuple[list[str], list[str]]:
         raise NotImplementedError
 
@@ -223,8 +227,8 @@ class ArmTaskEnv(gym.Env):
         }
         if self.use_yaw:
             action["max_delta_yaw_rad"] = self.max_delta_yaw
-        return {"task": self.TASK_ID, "control_hz": self.control_hz, "physics_hz": self.physics_hz,
-                "observation": observation, "action": action}
+        return {"task": self.TASK_ID, "robot": self.sim.robot_spec(), "control_hz": self.control_hz,
+                "physics_hz": self.physics_hz, "observation": observation, "action": action}
 
 
 class ReachEnv(ArmTaskEnv):

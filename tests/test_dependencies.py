@@ -5,7 +5,7 @@ Layers, bottom to top (docs/design.md explains why this order):
     sim        roboloop.sim        physics, task envs and their rules, scripted experts
     hardware   roboloop.hardware   robot drivers, RobotEnv, safety envelope, cameras, gamepads, MCU bridge
     wrappers   roboloop.wrappers   one-concern Gymnasium wrappers (sim-to-real, safety, intervention)
-    core       roboloop.envs, roboloop.checkpoint, roboloop.dataset: making envs, specs, files
+    core       roboloop.envs, roboloop.gym_adapter, roboloop.checkpoint, roboloop.dataset: making envs, specs, files
     policies   roboloop.policies   SAC/RLPD, replay, the training loop, transport, export
     app        every other roboloop module: CLI, config files, demo, launcher, recording
     ros        roboloop_ros        thin ROS 2 nodes; nothing imports them
@@ -31,7 +31,7 @@ PACKAGE_DIRS = {
     "ros2_ws/src/roboloop_ros/roboloop_ros": "roboloop_ros",
 }
 LAYERS = ["sim", "hardware", "wrappers", "core", "policies", "app", "ros"]
-CORE_MODULES = ("roboloop.envs", "roboloop.checkpoint", "roboloop.dataset")
+CORE_MODULES = ("roboloop.envs", "roboloop.gym_adapter", "roboloop.checkpoint", "roboloop.dataset")
 
 
 def layer_of(module: str) -> str:

@@ -481,6 +481,16 @@ def check_fits(src: CSource, target: str) -> list[str]:
     return msgs
 
 
+def _check_finite(mlp, source: Path) -> None:
+    """NaN or infinite parameters would print as `nan`/`inf` tokens that are not C: refuse them here."""
+    for i, layer in enumerate(mlp.layers):
+        for attr in ("w", "b", "scale", "shift"):
+            values = getattr(layer, attr, None)
+            if values is not None and not np.all(np.isfinite(values)):
+                raise ExportError(f"{source}: layer {i} ({type(layer).__name__}.{attr}) holds NaN or infinite "
+                                  f"values; the policy diverged in training, so there is nothing to export")
+
+
 def export_c(source: str | Path, out_dir: str | Path, target: str = "cortex-m4", quant: str = "none",
              name: str = "policy", calibration: np.ndarray | None = None) -> tuple[CSource, list[str]]:
     """`source` is an .onnx file or a checkpoint folder (exported to <out_dir>/<name>.onnx first).
@@ -498,6 +508,7 @@ def export_c(source: str | Path, out_dir: str | Path, target: str = "cortex-m4",
     if target not in TARGETS:
         raise ExportError(f"unknown target {target!r}; choose one of {', '.join(TARGETS)}")
     mlp = parse_mlp(load_onnx(source))
+    _check_finite(mlp, source)
     src = generate_c(mlp, name, quant, source=source.name, calibration=calibration)
     src.write(out_dir)
     return src, check_fits(src, target)

@@ -22,6 +22,7 @@ from collections import OrderedDict, deque
 from pathlib import Path
 from typing import Callable
 
+import msgpack
 import numpy as np
 import torch
 import torch.nn as nn
@@ -29,6 +30,8 @@ import zmq
 
 from roboloop.policies.config import TrainConfig, from_dict
 from roboloop.policies.transport.batch import Step, pack_batch
+from roboloop.policies.transport.peers import RateLimitedLog
+from roboloop.policies.transport.schema import TO_ACTOR, check as check_message
 from roboloop.policies.transport.security import check_endpoint, secure_client
 from roboloop.policies.transport.settings import TransportConfig
 from roboloop.policies.transport.wire import Message, WireError, decode, encode
@@ -99,6 +102,9 @@ class ActorClient:
         self.acked = self.dropped_steps = self.dropped_batches = self.rejected = 0
         self.connected = False
         self.extra_stats: dict = {}
+        self.session: str | None = None         # the learner's token for this process; batches are numbered in it
+        self._awaiting_welcome = False           # after a reconnect: hold batches until the learner re-welcomes
+        self._log_malformed = RateLimitedLog(log)
         self._thread = threading.Thread(target=self._run, name="roboloop-sender", daemon=True)
 
     # ----------------------------------------------------------------------- control-loop side
@@ -167,11 +173,15 @@ class ActorClient:
         except zmq.Again:
             return False   # not connected (immediate mode) or the pipe is full: retried later
 
+    def _hello_frames(self) -> list:
+        """hello, offering this process's session (if it has one) so the learner keeps numbering in it."""
+        return encode(Message("hello", {**self._hello.meta, "session": self.session}))
+
     def _run(self) -> None:
         t = self.tcfg
-        last_heard = last_ping = time.monotonic()
+        last_heard = last_ping = last_hello = time.monotonic()
         batch_started: float | None = None
-        self._send(encode(self._hello))
+        self._send(self._hello_frames())
         while not self._stop.is_set():
             now = time.monotonic()
             if self.sock.poll(5):
@@ -185,7 +195,8 @@ class ActorClient:
                         self.connected = True
                         if self._welcomed.is_set():
                             self.log(f"learner back at {self.endpoint}; resending {len(self.unacked)} batches")
-                            self._send(encode(self._hello))
+                            self._send(self._hello_frames())
+                            self._awaiting_welcome, last_hello = True, now
                             for b in self.unacked.values():
                                 b[2] = None
                     self._receive([f.buffer for f in frames])
@@ -196,7 +207,12 @@ class ActorClient:
             if not self._welcomed.is_set():
                 if now - last_ping > 1.0:
                     last_ping = now
-                    self._send(encode(self._hello))
+                    self._send(self._hello_frames())
+                continue
+            if self._awaiting_welcome:   # batches wait for the session the learner confirms
+                if now - last_hello > 1.0:
+                    last_hello = now
+                    self._send(self._hello_frames())
                 continue
             # batch the queued steps: every batch_steps steps or batch_ms milliseconds
             if self._steps and batch_started is None:
@@ -208,7 +224,8 @@ class ActorClient:
             self._send_unacked(now)
             if now - last_ping >= t.heartbeat_s:
                 last_ping = now
-                self._send(encode(Message("ping", {"actor": self.name, "stats": self.stats()})))
+                self._send(encode(Message("ping", {"actor": self.name, "stats": self.stats(),
+                                                   "session": self.session})))
             if self.connected and now - last_heard > t.peer_timeout_s:
                 self.connected = False
                 self.log(f"learner at {self.endpoint} silent for {t.peer_timeout_s:.0f}s; still stepping, "
@@ -218,7 +235,7 @@ class ActorClient:
         with self._lock:
             steps = [self._steps.popleft() for _ in range(min(max_steps, len(self._steps)))]
             episodes, self._episodes = self._episodes, []
-        msg = pack_batch(steps, {"actor": self.name, "seq": self.seq, "episodes": episodes,
+        msg = pack_batch(steps, {"actor": self.name, "seq": self.seq, "session": self.session, "episodes": episodes,
                                  "version": self.policy()[0]})
         images = [k for k in msg.arrays if msg.arrays[k].ndim == 4] if self.tcfg.compress_images else []
         self.unacked[self.seq] = [encode(msg, compress=images), len(steps), None]
@@ -243,18 +260,22 @@ class ActorClient:
 
     def _receive(self, frames: list) -> None:
         try:
-            msg = decode(frames, self.tcfg.max_message_mb << 20)
+            msg = check_message(decode(frames, self.tcfg.max_message_mb << 20), direction=TO_ACTOR)
         except WireError as e:
-            self.log(f"ignored a malformed message from the learner: {e}")
+            self._log_malformed(f"ignored a malformed message from the learner: {e}")
             return
         m = msg.meta
         if msg.type == "welcome":
-            self.welcome = m
             try:
-                self.tcfg = from_dict(TrainConfig, m["config"]).transport
+                tcfg = from_dict(TrainConfig, m["config"]).transport
             except Exception as e:  # a learner of another version: keep our defaults, say so
+                tcfg = self.tcfg
                 self.log(f"could not read the learner's transport settings ({e}); using defaults")
+            if self.session is not None and m["session"] != self.session:
+                self._retag(m["session"])
+            self.welcome, self.tcfg, self.session = m, tcfg, m["session"]
             self.learner_version = int(m.get("version", 0))
+            self._awaiting_welcome = False
             self._welcomed.set()
         elif msg.type == "ack":
             for seq in m.get("seqs", []):
@@ -273,12 +294,23 @@ class ActorClient:
             if not self._welcomed.is_set():
                 self._error = str(m.get("reason"))
                 self._welcomed.set()
+            elif m.get("field") == "meta.session":   # a learner of another run: ask for a session, keep the data
+                self._awaiting_welcome = True
+                self._send(self._hello_frames())
             elif m.get("seq") in self.unacked:   # a batch it will never take: resending would loop forever
                 self.unacked.pop(m["seq"])
                 self.rejected += 1
         elif msg.type == "stop":
             self.log(f"learner stopped: {m.get('reason')}")
             self.learner_stopped = True
+
+    def _retag(self, session: str) -> None:
+        """Move the batches still waiting for an acknowledgement into a new session (their seqs stay)."""
+        for b in self.unacked.values():
+            head = msgpack.unpackb(b[0][0], raw=False)
+            head["meta"]["session"] = session
+            b[0] = [msgpack.packb(head), *b[0][1:]]
+            b[2] = None
 
     def _load_weights(self, msg: Message) -> None:
         """Load weights into a copy of the policy here, so the control loop only swaps a reference."""
@@ -331,7 +363,7 @@ def run_actor(endpoint: str, task: str | None = None, steps: int = 0, rate_hz: f
         spec = env_spec(env)
     welcome = client.connect(spec, connect_timeout_s)
     cfg = from_dict(TrainConfig, welcome["config"])
-    env = make_env(task or cfg.task, cfg.env, cfg.wrappers)
+    env = make_env(task or cfg.task, cfg.env, cfg.wrappers, success=cfg.success)
     check_spec(welcome["env_spec"], env_spec(env))
     template = ActorPolicy(build_agent(cfg, env))
     template.act(env.observation_space.sample())   # torch's one-time kernel setup (~0.5 s) before the loop, not in it
@@ -350,7 +382,7 @@ def run_actor(endpoint: str, task: str | None = None, steps: int = 0, rate_hz: f
     tick = t0
 
     def write_status(final: bool = False) -> dict:
-        st = {**client.stats(), "actor": client.name, "steps": n, "episodes": episodes,
+        st = {**client.stats(), "actor": client.name, "session": client.session, "steps": n, "episodes": episodes,
               "steps_per_s": n / max(1e-9, time.monotonic() - t0),
               "success_rate": float(np.mean(recent)) if recent else 0.0, **jitter.summary(),
               "acked_seqs": _ranges(client.acked_seqs), "final": final}

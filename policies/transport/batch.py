@@ -77,6 +77,8 @@ def check_batch(msg: Message, layout: Layout, max_steps: int = 100_000) -> int:
     if set(a) - {"intervened"} != expected:
         raise WireError(f"transitions arrays {sorted(a)} do not match this task's {sorted(expected)}"
                         f" (+ optional intervened)")
+    if a["reward"].ndim != 1:
+        raise WireError(f"reward: got shape {a['reward'].shape}, expected one value per step (N,)")
     n = len(a["reward"])
     if not 1 <= n <= max_steps:
         raise WireError(f"batch of {n} steps (allowed 1..{max_steps})")
@@ -99,7 +101,8 @@ def check_batch(msg: Message, layout: Layout, max_steps: int = 100_000) -> int:
             if arr.shape != (rows, *shape) or arr.dtype != layout.dtypes[k]:
                 raise WireError(f"{prefix}/{k}: got {arr.dtype}{arr.shape}, "
                                 f"expected {np.dtype(layout.dtypes[k])}{(rows, *shape)}")
-    for name in ("action", "reward", *(f"obs/{k}" for k in layout.shapes if a[f"obs/{k}"].dtype.kind == "f")):
+    for name in ("action", "reward", *(f"{p}/{k}" for p in ("obs", "final_obs") for k in layout.shapes
+                                       if a[f"{p}/{k}"].dtype.kind == "f")):
         if not np.isfinite(a[name]).all():
             raise WireError(f"{name} holds NaN or infinite values")
     if np.abs(a["action"]).max() > 1.0 + 1e-5:

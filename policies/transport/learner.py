@@ -1,15 +1,17 @@
 """`roboloop learn`: the learner server. One ROUTER socket serves every actor.
 
-    actor --hello-->        learner --welcome (config, env spec)--> actor   (+ the current weights)
+    actor --hello-->        learner --welcome (config, env spec, session)--> actor   (+ the current weights)
     actor --transitions-->  learner: check, append to the store, fsync, add to replay --ack--> actor
     actor --ping (stats)--> learner --pong (weight version)--> actor
     learner --weights (version, actor + encoder tensors only)--> every live actor, every publish_every updates
     learner --stop--> actors, when training is over
 
 The loop is single-threaded and never blocks for long: it drains the socket, makes one SAC update when
-the update budget allows (updates_per_step per received transition), and publishes weights. A message
-that fails to decode or validate is answered with an 'error' naming the reason and logged; it never
-stops the learner. Acknowledgements go out only after the store's fsync (group commit), so an
+the update budget allows (updates_per_step per received transition), and publishes weights. Every
+message is decoded and checked against the schema (transport/schema.py) before anything acts on it; one
+that fails is answered with an 'error' naming the field, counted and logged (rate limited); it never
+stops the learner. Batches are de-duplicated per actor session (transport/peers.py), so a restarted
+actor under the same name never collides with its predecessor. Acknowledgements go out only after the store's fsync (group commit), so an
 acknowledged transition survives kill -9; `roboloop learn --resume RUN` rebuilds the replay from the
 store and continues from the last checkpoint's networks.
 """
@@ -19,7 +21,7 @@ import os
 import time
 import uuid
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -30,34 +32,30 @@ import zmq
 from tqdm import tqdm
 from zmq.utils.monitor import recv_monitor_message
 
-from roboloop.checkpoint import CheckpointError, check_spec, load_checkpoint, save_checkpoint
+from roboloop.checkpoint import CheckpointError, check_spec, find_checkpoint, load_checkpoint, save_checkpoint
 from roboloop.policies.config import TrainConfig, to_dict
 from roboloop.envs import env_spec, make_env, obs_layout
 from roboloop.policies.evaluate import EvalResult, evaluate
 from roboloop.policies.replay import ReplayBuffer, sample_rlpd, to_torch
 from roboloop.policies.train_loop import _load_agent_state, build_agent, collect_demos, load_prior
-from roboloop.policies.transport.batch import Layout, add_to_replay, check_batch
+from roboloop.policies.transport.batch import Layout, add_to_replay
+from roboloop.policies.transport.peers import PeerTable, RateLimitedLog, Sessions, read_or_create_key
+from roboloop.policies.transport.schema import TO_LEARNER, SchemaError, check as check_message
 from roboloop.policies.transport.security import check_endpoint, secure_server
 from roboloop.policies.transport.store import TransitionStore
-from roboloop.policies.transport.wire import Message, WireError, decode, encode, frames_to_record, record_to_frames
+from roboloop.policies.transport.wire import (MAX_ARRAYS, MAX_HEADER_BYTES, Message, WireError, decode, encode,
+                                              frames_to_record, record_to_frames)
 
 STORE_FILE = "transitions.rlog"
 ENDPOINT_FILE = "learner.endpoint"
 INIT_FILE = "init_checkpoint"   # the checkpoint a fine-tuning run started from (`--init`)
+SESSION_KEY_FILE = "sessions.key"
 
 
 def actor_weights(agent) -> dict[str, np.ndarray]:
     """What an actor needs to act: the actor network and (for images) the trained encoder. No critics,
     no target networks, no temperature."""
     return {k: v.detach().cpu().numpy() for k, v in agent.state_dict().items() if k.startswith(("actor.", "encoder."))}
-
-
-@dataclass
-class Peer:
-    identity: bytes
-    last_seen: float
-    stats: dict = field(default_factory=dict)
-    gone: bool = False
 
 
 @dataclass
@@ -69,6 +67,11 @@ class LearnResult:
     updates: int
     rejected: int
     evals: list[tuple[int, float]]
+
+
+def _dedup_key(meta: dict) -> str:
+    """Stored batches are unique per (session, seq); batches stored before sessions existed, per actor name."""
+    return meta.get("session") or f"name:{meta['actor']}"
 
 
 class Learner:
@@ -87,7 +90,7 @@ class Learner:
             os.nice(self.tcfg.learner_nice)   # idle CPU still goes to the learner; a control loop goes first
         torch.manual_seed(cfg.seed)
         self.rng = np.random.default_rng(cfg.seed)
-        self.eval_env = make_env(cfg.task, cfg.env, cfg.wrappers, training=False)
+        self.eval_env = make_env(cfg.task, cfg.env, cfg.wrappers, training=False, success=cfg.success)
         self.spec = env_spec(self.eval_env)
         shapes, dtypes, act_dim = obs_layout(self.eval_env)
         self.layout = Layout(shapes, dtypes, act_dim)
@@ -100,9 +103,11 @@ class Learner:
         self.prior_demos = False    # the demo buffer came with --init's checkpoint (no scripted demos collected)
         self._refused_logged = -1e9
         self.evals: list[tuple[int, float]] = []
-        self.seen: dict[str, set[int]] = defaultdict(set)    # (actor, seq) already stored: resends are re-acked
-        self.peers: dict[str, Peer] = {}
+        self.seen: dict[str, set[int]] = defaultdict(set)    # session -> seqs already stored: resends are re-acked
+        self.peers = PeerTable(self.tcfg.max_peers, self.tcfg.peer_timeout_s, 6 * self.tcfg.peer_timeout_s)
+        self.log_rejected = RateLimitedLog(log)
         self.run_dir.mkdir(parents=True, exist_ok=True)
+        self.sessions = Sessions(read_or_create_key(self.run_dir / SESSION_KEY_FILE))
         (self.run_dir / "config.yaml").write_text(yaml.safe_dump(to_dict(cfg), sort_keys=False))
         self.store = TransitionStore(self.run_dir / STORE_FILE, fsync=self.tcfg.fsync, log=log)
         if resume:
@@ -149,11 +154,17 @@ class Learner:
                  + ", ".join(f"{n} {name} transitions" for name, n in counts.items()))
 
     def _resume(self) -> None:
-        ckpt_path = self.run_dir / "checkpoint"
+        # the newest complete checkpoint, also when a save was interrupted between its renames
+        ckpt_path = find_checkpoint(self.run_dir / "checkpoint")
+        if ckpt_path is None and (self.run_dir / "checkpoint").exists():
+            load_checkpoint(self.run_dir / "checkpoint")   # raises, naming what is wrong with it
+        ckpt_path = ckpt_path or self.run_dir / "checkpoint"
         if (self.run_dir / INIT_FILE).exists():   # a fine-tuning run: the same prior data again
             self._init_from((self.run_dir / INIT_FILE).read_text().strip(), networks=not ckpt_path.exists())
         if ckpt_path.exists():
             ckpt = load_checkpoint(ckpt_path, load_replay=False)
+            if ckpt.path.name != "checkpoint":
+                self.log(f"a checkpoint save was interrupted; resuming from its newest complete copy {ckpt.path}")
             check_spec(ckpt.meta["env_spec"], self.spec)
             _load_agent_state(self.agent, ckpt.model, ckpt.path)
             c = ckpt.meta["counters"]
@@ -162,7 +173,12 @@ class Learner:
         for payload in self.store:
             msg = decode(record_to_frames(payload))
             self.received += add_to_replay(self.online, msg, self.demo)
-            self.seen[msg.meta["actor"]].add(msg.meta["seq"])
+            self.seen[_dedup_key(msg.meta)].add(msg.meta["seq"])
+        if ckpt_path.exists() and self.received < c["received"]:
+            raise CheckpointError(
+                f"{self.store.path} holds {self.received} transitions but the checkpoint {ckpt_path} was saved after "
+                f"{c['received']} were received: the store was cut or replaced. Restore it, or start a new run "
+                f"(--out) from the checkpoint with --init {ckpt_path}")
         self.log(f"resumed {self.run_dir}: {self.received} stored transitions in {self.store.records} batches, "
                  f"{self.updates} updates, weights version {self.version}"
                  + ("" if ckpt_path.exists() else " (no checkpoint yet: networks start fresh)"))
@@ -183,10 +199,10 @@ class Learner:
         except zmq.Again:
             pass  # that actor's queue is full (it is not reading): it will resend / re-ask
 
-    def _reject(self, identity: bytes, reason: str, seq: int | None = None) -> None:
+    def _reject(self, identity: bytes, reason: str, seq: int | None = None, field: str | None = None) -> None:
         self.rejected += 1
-        self.log(f"rejected a message from peer {identity.hex()}: {reason}")
-        self._send(identity, Message("error", {"reason": reason, "seq": seq}))
+        self.log_rejected(f"rejected a message from peer {identity.hex()[:32]}: {reason} ({self.rejected} rejected)")
+        self._send(identity, Message("error", {"reason": reason[:2_000], "seq": seq, "field": field}))
 
     def _weights_frames(self) -> list:
         return encode(Message("weights", {"version": self.version, "updates": self.updates},
@@ -197,48 +213,51 @@ class Learner:
             msg = decode(frames, self.tcfg.max_message_mb << 20)
         except WireError as e:
             return self._reject(identity, str(e))
-        actor = msg.meta.get("actor")
-        if not isinstance(actor, str):
-            return self._reject(identity, f"{msg.type} message without meta.actor")
-        now = time.monotonic()
-        peer = self.peers.get(actor)
-        if peer is None or peer.identity != identity or peer.gone:
-            if peer is not None and peer.gone:
-                self.log(f"actor {actor} is back")
-            peer = self.peers[actor] = Peer(identity, now, peer.stats if peer else {})
-        peer.last_seen = now
+        try:
+            check_message(msg, self.layout, TO_LEARNER)
+        except SchemaError as e:   # the seq, when it is one, tells the actor to stop resending that batch
+            seq = msg.meta.get("seq") if isinstance(msg.meta, dict) else None
+            return self._reject(identity, str(e), seq if type(seq) is int and seq >= 0 else None, e.field)
+        actor, session = msg.meta["actor"], msg.meta.get("session")
         if msg.type == "hello":
             if msg.meta.get("env_spec") is not None:
                 try:
                     check_spec(self.spec, msg.meta["env_spec"])
                 except CheckpointError as e:
                     return self._reject(identity, f"actor {actor}'s task differs from the learner's: {e}")
+            if not self.sessions.valid(session, actor):   # a new actor process: a new session, seqs from 0
+                session = self.sessions.issue(actor)
+            peer, back = self.peers.touch(actor, session, identity)
             self.log(f"actor {actor} connected")
             self._send(identity, Message("welcome", {"config": to_dict(self.cfg), "env_spec": self.spec,
-                                                     "version": self.version, "run": self.run_id}))
+                                                     "version": self.version, "run": self.run_id,
+                                                     "session": session}))
             if self.version > 0:
                 self._send(identity, self._weights_frames())
-        elif msg.type == "ping":
-            peer.stats = msg.meta.get("stats") or {}
+            return
+        if session is not None and not self.sessions.valid(session, actor):
+            return self._reject(identity, f"{msg.type} from {actor}: meta.session was not issued to {actor} by this "
+                                          f"learner's run (say hello again)", msg.meta.get("seq"), "meta.session")
+        if session is not None:
+            peer, back = self.peers.touch(actor, session, identity)
+            if back:
+                self.log(f"actor {actor} is back")
+        if msg.type == "ping":
+            if session is not None:
+                peer.stats = msg.meta.get("stats") or {}
             self._send(identity, Message("pong", {"version": self.version, "run": self.run_id}))
         elif msg.type == "transitions":
-            try:
-                check_batch(msg, self.layout)
-            except WireError as e:
-                return self._reject(identity, f"transitions from {actor} refused: {e}", msg.meta.get("seq"))
             seq = msg.meta["seq"]
-            if seq not in self.seen[actor]:   # a resend of a stored batch is only acknowledged again
+            if seq not in self.seen[session]:   # a resend of a stored batch is only acknowledged again
                 self.store.append(frames_to_record(frames))
-                self.seen[actor].add(seq)
+                self.seen[session].add(seq)
                 self.received += add_to_replay(self.online, msg, self.demo)
                 for ep in msg.meta.get("episodes") or []:
                     self.episodes += 1
-                    if isinstance(ep, dict) and tb is not None:
-                        tb.add_scalar("train/episode_return", float(ep.get("return", 0.0)), self.received)
-                        tb.add_scalar("train/success", float(bool(ep.get("success"))), self.received)
+                    if tb is not None:
+                        tb.add_scalar("train/episode_return", float(ep["return"]), self.received)
+                        tb.add_scalar("train/success", float(ep["success"]), self.received)
             acks[identity].append(seq)
-        else:
-            self._reject(identity, f"learner does not take {msg.type!r} messages")
 
     def _poll(self, timeout_ms: int, tb) -> None:
         """Drain the socket (waiting up to timeout_ms for the first message), persist, then acknowledge."""
@@ -246,10 +265,13 @@ class Learner:
         if self.sock.poll(timeout_ms):
             for _ in range(1_000):
                 try:
-                    identity, *frames = self.sock.recv_multipart(zmq.NOBLOCK, copy=False)
+                    identity, frames, problem = self._receive()
                 except zmq.Again:
                     break
-                self._handle(identity.bytes, [f.buffer for f in frames], acks, tb)
+                if problem:
+                    self._reject(identity, problem)
+                else:
+                    self._handle(identity, frames, acks, tb)
         if acks:
             self.store.sync()   # group commit: one fsync covers every batch acknowledged below
             for identity, seqs in acks.items():
@@ -266,19 +288,38 @@ class Learner:
                                                                "or speaks no CURVE"}.get(event, "handshake failed")
                 self.log(f"refused a connection: {reason} ({self.refused} refused so far)")
 
+    def _receive(self) -> tuple[bytes, list, str]:
+        """One message, frame by frame: (identity, frames, problem). Past the message-wide limits (frame
+        count, total bytes) the rest is drained without being kept, and `problem` says why."""
+        identity = self.sock.recv(zmq.NOBLOCK, copy=False).bytes
+        frames, size, problem = [], 0, ""
+        limit = (self.tcfg.max_message_mb << 20) + MAX_HEADER_BYTES
+        while self.sock.getsockopt(zmq.RCVMORE):
+            frame = self.sock.recv(copy=False)
+            if problem:
+                continue
+            size += len(frame.buffer)
+            if len(frames) > MAX_ARRAYS:
+                problem = f"more than {MAX_ARRAYS + 1} frames in one message"
+            elif size > limit:
+                problem = f"message exceeds the limit of {limit} bytes (frames together)"
+            else:
+                frames.append(frame.buffer)
+        if problem:
+            frames = []
+        elif not frames:
+            problem = "empty message"
+        return identity, frames, problem
+
     def _publish(self) -> None:
         self.version += 1
         frames = self._weights_frames()
-        for peer in self.peers.values():
-            if not peer.gone:
-                self._send(peer.identity, frames)
+        for peer in self.peers.live():
+            self._send(peer.identity, frames)
 
     def _check_peers(self) -> None:
-        now = time.monotonic()
-        for name, peer in self.peers.items():
-            if not peer.gone and now - peer.last_seen > self.tcfg.peer_timeout_s:
-                peer.gone = True
-                self.log(f"actor {name} silent for {self.tcfg.peer_timeout_s:.0f}s; training goes on without it")
+        for peer in self.peers.sweep():
+            self.log(f"actor {peer.name} silent for {self.tcfg.peer_timeout_s:.0f}s; training goes on without it")
 
     # -------------------------------------------------------------------------------- learning
     def _sample(self) -> dict:
@@ -334,16 +375,16 @@ class Learner:
                 window = (now, self.updates, self.received)
                 tb.add_scalar("perf/updates_per_s", ups, self.received)
                 tb.add_scalar("perf/transitions_per_s", tps, self.received)
-                for name, peer in self.peers.items():
+                for peer in self.peers.live():   # live peers only: the table forgets, so does TensorBoard
                     for k in ("queue_depth", "unacked", "dropped_steps", "dropped_batches", "version_lag", "steps_per_s"):
-                        if k in peer.stats:
-                            tb.add_scalar(f"actors/{name}/{k}", float(peer.stats[k]), self.received)
+                        if isinstance(peer.stats.get(k), (int, float)):
+                            tb.add_scalar(f"actors/{peer.name}/{k}", float(peer.stats[k]), self.received)
                 self._check_peers()
-                bar.set_postfix(ups=f"{ups:.0f}", tps=f"{tps:.0f}", actors=sum(not p.gone for p in self.peers.values()),
+                bar.set_postfix(ups=f"{ups:.0f}", tps=f"{tps:.0f}", actors=len(self.peers.live()),
                                 eval=f"{last_eval.success_rate:.0%}" if last_eval else "-", refresh=False)
             if not self.progress and now - last_log >= 10.0:
                 last_log = now
-                lag = {n: p.stats.get("version_lag") for n, p in self.peers.items() if not p.gone}
+                lag = {p.name: p.stats.get("version_lag") for p in self.peers.live()}
                 self.log(f"received {self.received} transitions, {self.updates} updates ({ups:.0f} updates/s, "
                          f"{tps:.0f} transitions/s), weights v{self.version}, actors {lag or '-'} (version lag), "
                          f"rejected {self.rejected}")
@@ -363,7 +404,7 @@ class Learner:
         if last_eval is None or self.evals[-1][0] != self.received:
             last_eval = self._evaluate()
         ckpt = self.save()
-        for peer in self.peers.values():
+        for peer in self.peers:
             self._send(peer.identity, Message("stop", {"reason": "training finished"}))
         tb.close()
         self.log(f"{cfg.task}: {self.received} transitions, {self.updates} updates, {self.rejected} rejected; "

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from roboloop.policies.ranges import check_ranges
+
 
 @dataclass
 class TransportConfig:
@@ -22,5 +24,15 @@ class TransportConfig:
     compress_images: bool = False         # zlib the camera frames on the wire (saves bandwidth, costs CPU)
     fsync: bool = True                    # learner fsyncs the store before acknowledging (see store.py)
     max_message_mb: int = 256             # larger messages are refused before they are allocated
+    max_peers: int = 256                  # actor sessions the learner tracks; the least recently heard beyond
+                                          # it are forgotten (their data still counts, see transport/peers.py)
     learner_nice: int = 10                # the learner lowers its CPU priority by this much (os.nice), so
                                           # actors on the same machine keep their control rate
+
+    def __post_init__(self) -> None:
+        check_ranges(self, {"batch_steps": (1, 100_000), "batch_ms": (0.0, None), "publish_every": (1, None),
+                            "updates_per_step": (0.0, None), "heartbeat_s": (0.0, None), "peer_timeout_s": (0.0, None),
+                            "ack_timeout_s": (0.0, None), "send_window": (1, None), "max_unacked": (1, None),
+                            "queue_steps": (1, None), "max_message_mb": (1, 2047), "max_peers": (1, None),
+                            "learner_nice": (0, 19)},
+                     open_low=("batch_ms", "heartbeat_s", "peer_timeout_s", "ack_timeout_s"))

@@ -9,7 +9,9 @@ A message is a list of frames (ZMQ multipart):
 Typed and self-describing: every array names its dtype and shape, so a reader needs no shared Python
 classes, and nothing is ever unpickled. Every size is checked against the limits *before* anything is
 allocated: the header's own length, the number of arrays, each declared array size, and for zlib
-frames the decompressed size (a zip bomb stops at the declared size + 1 byte).
+frames the decompressed size (a zip bomb stops at the declared size + 1 byte). The frames of one
+message together are bounded too (`decode`'s max_bytes), checked before any array is built, so many
+frames each under a per-frame limit cannot add up to an unbounded message.
 """
 from __future__ import annotations
 
@@ -47,7 +49,7 @@ def encode(msg: Message, compress: Sequence[str] = (), level: int = 1) -> list[b
         raise WireError(f"unknown message type {msg.type!r}")
     specs, frames = [], []
     for name, arr in msg.arrays.items():
-        arr = np.ascontiguousarray(arr)
+        arr = np.ascontiguousarray(arr).reshape(np.shape(arr))   # ascontiguousarray alone makes 0-d arrays 1-d
         if arr.dtype.name not in DTYPES:
             raise WireError(f"array {name!r} has dtype {arr.dtype}, the wire carries only {', '.join(DTYPES)}")
         codec = "zlib" if name in compress else "raw"
@@ -68,9 +70,9 @@ def _header(frame: bytes | memoryview) -> dict:
     if not isinstance(head, dict) or head.get("proto") != PROTO:
         raise WireError("not a roboloop message (no 'proto': 'roboloop' in the header)")
     if head.get("v") != VERSION:
-        raise WireError(f"protocol version {head.get('v')!r}; this roboloop speaks version {VERSION}")
-    if head.get("type") not in MESSAGE_TYPES:
-        raise WireError(f"unknown message type {head.get('type')!r}")
+        raise WireError(f"protocol version {short_repr(head.get('v'))}; this roboloop speaks version {VERSION}")
+    if not isinstance(head.get("type"), str) or head["type"] not in MESSAGE_TYPES:
+        raise WireError(f"unknown message type {short_repr(head.get('type'))}")
     if not isinstance(head.get("meta"), dict) or not isinstance(head.get("arrays"), list):
         raise WireError("header needs a 'meta' map and an 'arrays' list")
     return head
@@ -80,6 +82,11 @@ def decode(frames: Sequence[bytes | memoryview], max_bytes: int = 256 << 20) -> 
     """Frames -> Message, or WireError naming the first problem. `max_bytes` bounds all arrays together."""
     if not frames:
         raise WireError("empty message")
+    if len(frames) > MAX_ARRAYS + 1:
+        raise WireError(f"{len(frames)} frames; a message holds at most {MAX_ARRAYS + 1}")
+    size = sum(len(f) for f in frames)
+    if size > max_bytes + MAX_HEADER_BYTES:
+        raise WireError(f"message of {size} bytes exceeds the limit of {max_bytes + MAX_HEADER_BYTES} bytes")
     head = _header(frames[0])
     specs = head["arrays"]
     if len(specs) > MAX_ARRAYS:
@@ -90,20 +97,20 @@ def decode(frames: Sequence[bytes | memoryview], max_bytes: int = 256 << 20) -> 
     total = 0
     for spec, data in zip(specs, frames[1:]):
         if not (isinstance(spec, list) and len(spec) == 5):
-            raise WireError(f"array entry {spec!r} is not [name, dtype, shape, codec, nbytes]")
+            raise WireError(f"array entry {short_repr(spec)} is not [name, dtype, shape, codec, nbytes]")
         name, dtype, shape, codec, nbytes = spec
-        if not isinstance(name, str) or name in arrays:
-            raise WireError(f"bad or repeated array name {name!r}")
-        if dtype not in DTYPES:
-            raise WireError(f"array {name!r}: dtype {dtype!r} is not one of {', '.join(DTYPES)}")
-        if codec not in CODECS:
-            raise WireError(f"array {name!r}: codec {codec!r} is not one of {', '.join(CODECS)}")
+        if not isinstance(name, str) or len(name) > 128 or name in arrays:
+            raise WireError(f"bad or repeated array name {short_repr(name)}")
+        if not isinstance(dtype, str) or dtype not in DTYPES:
+            raise WireError(f"array {name!r}: dtype {short_repr(dtype)} is not one of {', '.join(DTYPES)}")
+        if not isinstance(codec, str) or codec not in CODECS:
+            raise WireError(f"array {name!r}: codec {short_repr(codec)} is not one of {', '.join(CODECS)}")
         if (not isinstance(shape, list) or len(shape) > MAX_NDIM
                 or not all(isinstance(d, int) and not isinstance(d, bool) and 0 <= d for d in shape)):
-            raise WireError(f"array {name!r}: shape {shape!r} is not a list of at most {MAX_NDIM} sizes >= 0")
+            raise WireError(f"array {name!r}: shape {short_repr(shape)} is not a list of at most {MAX_NDIM} sizes >= 0")
         expect = int(np.prod(shape, dtype=np.float64)) * np.dtype(dtype).itemsize
-        if nbytes != expect:
-            raise WireError(f"array {name!r}: declares {nbytes!r} bytes, {dtype}{tuple(shape)} is {expect}")
+        if type(nbytes) is not int or nbytes != expect:
+            raise WireError(f"array {name!r}: declares {short_repr(nbytes)} bytes, {dtype}{tuple(shape)} is {expect}")
         total += expect
         if total > max_bytes:
             raise WireError(f"message arrays exceed the limit of {max_bytes} bytes")
@@ -118,8 +125,17 @@ def decode(frames: Sequence[bytes | memoryview], max_bytes: int = 256 << 20) -> 
             data = raw
         elif len(data) != expect:
             raise WireError(f"array {name!r}: frame has {len(data)} bytes, {dtype}{tuple(shape)} needs {expect}")
-        arrays[name] = np.frombuffer(data, dtype=dtype).reshape(shape)
+        try:
+            arrays[name] = np.frombuffer(data, dtype=dtype).reshape(shape)
+        except (ValueError, OverflowError, MemoryError) as e:   # numpy's limits, e.g. a dimension it cannot index
+            raise WireError(f"array {name!r}: {dtype}{tuple(shape)} cannot be built ({type(e).__name__}: {e})") from None
     return Message(head["type"], head["meta"], arrays)
+
+
+def short_repr(value: Any, limit: int = 80) -> str:
+    """repr() cut to `limit` characters: error texts never repeat an attacker-sized value."""
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit] + f"... ({len(text)} characters)"
 
 
 def frames_to_record(frames: Sequence[bytes | memoryview]) -> bytes:

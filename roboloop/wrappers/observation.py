@@ -78,7 +78,7 @@ class RelativeFrame(gym.Wrapper):
 
     def __init__(self, env: gym.Env):
         super().__init__(env)
-        spec = env.unwrapped.task_spec()["observation"]["state"]
+        spec = env.get_wrapper_attr("task_spec")()["observation"]["state"]   # an adapted env's spec too
         names = spec["names"]
         try:
             self.ee = [names.index(f"ee_{a}") for a in "xyz"]

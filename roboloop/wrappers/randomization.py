@@ -59,7 +59,7 @@ class DomainRandomization(RandomWrapper):
         if sim is None:
             raise ValueError("domain randomization needs a MuJoCo arm task (env.unwrapped.sim); "
                              "on a real robot, leave it out of the wrapper stack")
-        self.physics = ArmPhysics(sim.model, sim.data)
+        self.physics: ArmPhysics = sim.physics()  # the arm's own links and joints
 
     def sample(self) -> dict[str, Any]:
         c, rng, out = self.cfg, self.rng, {}

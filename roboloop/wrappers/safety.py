@@ -45,7 +45,7 @@ class SafetyWrapper(gym.Wrapper):
         # Clip to the action space first only where finite: NaN must reach the envelope as NaN.
         requested = start + np.clip(a[:3], -1, 1) * self.robot.max_delta_pos if np.all(np.isfinite(a[:3])) else a[:3]
         gripper = a[-1] if np.isfinite(a[-1]) else np.nan
-        self.envelope.target = start  # track where the robot is actually commanded to be
+        self.envelope.anchor(start)  # track where the robot is actually commanded to be
         target, g, report = self.envelope.filter(requested, gripper)
         safe = np.zeros_like(a, dtype=np.float32)
         safe[:3] = (target - start) / self.robot.max_delta_pos
@@ -56,4 +56,4 @@ class SafetyWrapper(gym.Wrapper):
         return obs, reward, terminated, truncated, {**info, "safety": report.as_info()}
 
     def _report_none(self) -> dict:
-        return {"clipped": {}, "counts": dict(self.envelope.counts), "stopped": False}
+        return {"clipped": {}, "counts": self.envelope.counts, "stopped": False}

@@ -1,9 +1,10 @@
 import json
+import os
 import shutil
 
 import pytest
 
-from roboloop.checkpoint import CheckpointError, SpecMismatchError, load_checkpoint
+from roboloop.checkpoint import CheckpointError, SpecMismatchError, load_checkpoint, sign_meta
 from roboloop.cli import main
 from roboloop.envs import make_env
 from roboloop.policies.train_loop import load_agent
@@ -58,7 +59,7 @@ def test_weights_of_another_architecture_are_refused(tiny_checkpoint, tmp_path):
     ckpt = copy_ckpt(tiny_checkpoint, tmp_path)
     meta = json.loads((ckpt / "meta.json").read_text())
     meta["config"]["sac"]["hidden_dims"] = [64, 64]
-    (ckpt / "meta.json").write_text(json.dumps(meta))
+    (ckpt / "meta.json").write_text(json.dumps(sign_meta(meta)))   # signed: past the checksum, to the weights
     with pytest.raises(CheckpointError, match="does not fit this agent"):
         load_agent(ckpt, make_env("Reach"))
 
@@ -82,3 +83,24 @@ def test_cli_eval_runs_and_writes_video(tiny_checkpoint, tmp_path, capsys):
     assert main(["eval", str(tiny_checkpoint), "--episodes", "1", "--video", str(video)]) == 0
     assert "eval success rate:" in capsys.readouterr().out
     assert video.stat().st_size > 1000
+
+
+def test_a_checkpoint_names_its_robot_and_refuses_another(tiny_checkpoint):
+    ckpt = load_checkpoint(tiny_checkpoint, load_replay=False)
+    assert ckpt.meta["env_spec"]["robot"]["name"] == "roboloop_arm"
+    assert ckpt.meta["env_spec"]["robot"]["arm_joints"] == ["j1", "j2", "j3", "j4", "j5", "j6"]
+    try:
+        env = make_env("so101-Reach")  # the SO-101's Reach: the same shapes and names, another robot
+    except ValueError as e:  # its description comes with the `arms` extra
+        if os.environ.get("CI", "").lower() == "true":
+            raise
+        pytest.skip(f"needs the arms extra: {e}")
+    with pytest.raises(SpecMismatchError, match=r"env_spec\.robot\.name: checkpoint has 'roboloop_arm', env has 'so101'"):
+        load_agent(tiny_checkpoint, env)
+    # The same checkpoint with its robot field naming a different joint order is refused too.
+    meta = dict(ckpt.meta)
+    spec = json.loads(json.dumps(meta["env_spec"]))
+    spec["robot"]["arm_joints"] = ["j2", "j1", "j3", "j4", "j5", "j6"]
+    from roboloop.checkpoint import check_spec
+    with pytest.raises(SpecMismatchError, match=r"env_spec\.robot\.arm_joints\[0\]: checkpoint has 'j2', env has 'j1'"):
+        check_spec(spec, ckpt.meta["env_spec"])

@@ -101,9 +101,9 @@ class SafetyNode(Node):
             return
         # Anchor at the measured pose (the robot may lag its commands), keep the envelope's velocity
         # state so the acceleration limit spans commands.
-        self.envelope.target = np.clip(self.pose, self.envelope.low, self.envelope.high)
+        self.envelope.anchor(self.pose)
         _, _, report = self.envelope.filter(self.pose + v * self.period, self.gripper)
-        safe_v = self.envelope.velocity.copy()   # the safe step / dt
+        safe_v = self.envelope.velocity   # the safe step / dt
         self.last_command = time.monotonic()
         self.stopped = False
         self.moving = bool(np.any(safe_v != 0) or yaw_rate != 0)
