@@ -19,7 +19,9 @@ Measured on the shared 2-core machine (load 6-15 from other jobs, 1 thread each)
 evaluated every 5,000: no learner hovered by this criterion (roboloop 0/2 seeds, sb3 0/2, roboloop+demos
 0/1). Final roboloop checkpoints on 10 held-out 13 s starts: seed 0 flew 5/10 the full 13 s (final error
 0.24-0.60 m), seed 1 crashed in all 10 (after 1.4-8.8 s); roboloop+demos flew 6/10 (0.14-0.27 m). Wall
-times there are set by the machine's load, not the learners. At one moment of load ~6: env 8,400 steps per
+times there are set by the machine's load, not the learners. A longer roboloop run (seed 0, 60,000 steps,
+328 s of training at load ~7) flies all 10 held-out starts for the full 13 s but holds 0.06-0.49 m off the
+target, still 0% by the 0.1 m criterion. At one moment of load ~6: env 8,400 steps per
 CPU second (0.12 ms a step) against 263 compiled roboloop updates/s (3.8 ms) and 112 sb3 updates/s on the
 same networks, so updates dominate.
 """
