@@ -2,9 +2,10 @@
 
 Importing this package registers the Gymnasium ids ``roboloop/Reach-v0``,
 ``roboloop/PickCube-v0``, ``roboloop/PickCubeVision-v0`` and ``roboloop/PickCubeGap-v0`` (PickCube
-with reality-gap physics; ``variant=`` picks one, see ``tasks.GAP_VARIANTS``), and the same tasks on
+with reality-gap physics; ``variant=`` picks one, see ``tasks.GAP_VARIANTS``), the same tasks on
 arms built from their descriptions (``arm_tasks``): ``roboloop/<arm>-<Task>-v0`` for the shipped SO-101,
-Panda and UR5, ``roboloop/arm-<Task>-v0`` with ``arm=<YAML path>`` for a user's arm.
+Panda and UR5, ``roboloop/arm-<Task>-v0`` with ``arm=<YAML path>`` for a user's arm, and the
+Crazyflie-class quadrotor tasks ``roboloop/QuadHover-v0`` and ``roboloop/QuadTrack-v0`` (``quad_tasks``).
 """
 
 import os

@@ -15,6 +15,8 @@ from __future__ import annotations
 import numpy as np
 
 from .robot import TABLE_Z
+from .quad_tasks import QuadHoverEnv
+from .quadrotor import HoverController
 from .tasks import PickCubeEnv, ReachEnv
 
 
@@ -111,11 +113,25 @@ class PickCubeExpert(_Expert):
         return self._action([ee[0], ee[1], self.LIFT_Z], 1.0, yaw)
 
 
+class QuadExpert(_Expert):
+    """The geometric hover controller (quadrotor.HoverController) on the noise-free state."""
+
+    def __init__(self, env, noise: float = 0.0, seed: int | None = None):
+        super().__init__(env, noise, seed)
+        self.controller = HoverController(control_hz=self.env.control_hz)
+
+    def reset(self) -> None:
+        self.controller.reset()
+
+    def _act(self) -> np.ndarray:
+        return self.controller(self.env.true_state()).astype(np.float64)
+
+
 def make_expert(env, noise: float = 0.0, seed: int | None = None) -> _Expert:
     """Scripted expert for ``env`` (any wrapper around a roboloop task).
 
     Args:
-        env: a roboloop Reach/PickCube/PickCubeVision env, possibly wrapped.
+        env: a roboloop Reach/PickCube/PickCubeVision/QuadHover/QuadTrack env, possibly wrapped.
         noise: std of gaussian noise added to the normalized action (then clipped).
         seed: seed of the noise generator.
     Returns:
@@ -131,9 +147,11 @@ def make_expert(env, noise: float = 0.0, seed: int | None = None) -> _Expert:
         expert = PickCubeExpert(env, noise, seed)
     elif isinstance(base, ReachEnv):
         expert = ReachExpert(env, noise, seed)
+    elif isinstance(base, QuadHoverEnv):  # also QuadTrackEnv
+        expert = QuadExpert(env, noise, seed)
     else:
         raise ValueError(f"no scripted expert for {type(base).__name__}: scripted demos (demos: N) exist for "
-                         "roboloop's Reach and PickCube tasks; give this env recorded demos (demo_file) or demos: 0")
+                         "roboloop's Reach, PickCube and quadrotor tasks; give this env recorded demos (demo_file) or demos: 0")
     expert.reset()
     return expert
 

@@ -13,6 +13,9 @@ TASKS = {
     "roboloop/PickCube-v0": ("roboloop.sim.tasks:PickCubeEnv", 50),
     "roboloop/PickCubeVision-v0": ("roboloop.sim.tasks:PickCubeVisionEnv", 50),
     "roboloop/PickCubeGap-v0": ("roboloop.sim.tasks:PickCubeGapEnv", 50),
+    # The quadrotor tasks end their episodes themselves (episode_s), whatever the control rate.
+    "roboloop/QuadHover-v0": ("roboloop.sim.quad_tasks:QuadHoverEnv", None),
+    "roboloop/QuadTrack-v0": ("roboloop.sim.quad_tasks:QuadTrackEnv", None),
 }
 
 

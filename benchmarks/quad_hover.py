@@ -1,0 +1,209 @@
+"""Wall time and env steps until SAC hovers the quadrotor: roboloop's learner vs stable-baselines3 SAC.
+
+    OMP_NUM_THREADS=1 python benchmarks/quad_hover.py [--seeds 3] [--steps 30000] [--eval-every 5000]
+                                                      [--learners roboloop,sb3,roboloop+demos]
+
+Task: roboloop/QuadHover-v0 with the quadhover preset (100 Hz motor-level thrusts, per-episode mass,
+inertia, thrust-constant and motor-lag randomization, sensor noise). Both learners get the same networks
+(actor 2x64, critics 2x128), batch 256, learning starts, update-to-data ratio 1, gamma and float32.
+
+Hover criterion: position error below 0.1 m for the last 10 s of a 13 s episode (3 s to recover from the
+start), from held-out initial states (env seeds 900000+, never used in training). A learner "hovers" at
+the first evaluation where at least --threshold of the --eval-episodes held-out episodes hold. Wall time
+counts training only (evaluations are subtracted). `roboloop+demos` adds RLPD with 20 episodes of the
+scripted geometric controller (not the same data as the others: a separate row, not part of the ratio).
+
+Also printed: raw env steps/s (random actions) and the learners' updates/s, to show which one dominates.
+
+Measured on the shared 2-core machine (load 6-15 from other jobs, 1 thread each), budget 25,000 steps,
+evaluated every 5,000: no learner hovered by this criterion (roboloop 0/2 seeds, sb3 0/2, roboloop+demos
+0/1). Final roboloop checkpoints on 10 held-out 13 s starts: seed 0 flew 5/10 the full 13 s (final error
+0.24-0.60 m), seed 1 crashed in all 10 (after 1.4-8.8 s); roboloop+demos flew 6/10 (0.14-0.27 m). Wall
+times there are set by the machine's load, not the learners. A longer roboloop run (seed 0, 60,000 steps,
+328 s of training at load ~7) flies all 10 held-out starts for the full 13 s but holds 0.06-0.49 m off the
+target, still 0% by the 0.1 m criterion. At one moment of load ~6: env 8,400 steps per
+CPU second (0.12 ms a step) against 263 compiled roboloop updates/s (3.8 ms) and 112 sb3 updates/s on the
+same networks, so updates dominate.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+EVAL_SEED = 900_000
+HOVER_EVAL = {"episode_s": 13.0, "hold_s": 10.0, "success_dist": 0.1}
+
+
+def hover_rate(policy, env, episodes: int) -> float:
+    from roboloop.policies.evaluate import evaluate
+    return evaluate(policy, env, episodes, EVAL_SEED).success_rate
+
+
+def env_steps_per_s(env_kwargs: dict, n: int = 5_000) -> tuple[float, float]:
+    """(steps per wall second, steps per CPU second of this process): on a shared machine the second is the
+    env's own cost."""
+    from roboloop.envs import make_env
+    env = make_env("QuadHover", env_kwargs)
+    env.reset(seed=0)
+    actions = np.random.default_rng(0).uniform(-1, 1, (n, 4)).astype(np.float32)
+    t, c = time.perf_counter(), time.process_time()
+    for a in actions:
+        _, _, term, trunc, _ = env.step(a)
+        if term or trunc:
+            env.reset()
+    return n / (time.perf_counter() - t), n / (time.process_time() - c)
+
+
+class Curve:
+    """(env step, training wall s, hover rate) points; training time excludes the evaluations."""
+
+    def __init__(self, threshold: float):
+        self.threshold, self.points = threshold, []
+        self.t0, self.eval_s = time.perf_counter(), 0.0
+
+    def record(self, step: int, evaluate) -> float:
+        start = time.perf_counter()
+        train_s = start - self.t0 - self.eval_s
+        rate = evaluate()
+        self.eval_s += time.perf_counter() - start
+        self.points.append((step, train_s, rate))
+        print(f"    step {step}: hover {rate:.0%}  (train {self.points[-1][1]:.0f} s)", flush=True)
+        return rate
+
+    def first_hover(self) -> tuple[int | None, float | None]:
+        for step, wall, rate in self.points:
+            if rate >= self.threshold:
+                return step, wall
+        return None, None
+
+
+def run_roboloop(seed: int, args, demos: int = 0) -> tuple[Curve, float]:
+    from roboloop.config import build_train_config
+    from roboloop.envs import make_env
+    from roboloop.policies.evaluate import EvalResult
+    from roboloop.policies.train_loop import Trainer
+
+    overrides = [f"eval_every={args.eval_every}", f"torch_threads={args.threads}", "checkpoint_every=10000000",
+                 f"stop_at_success={args.threshold}", f"demos={demos}"]
+    cfg = build_train_config("QuadHover", None, overrides, steps=args.steps, seed=seed)
+    eval_env = make_env("QuadHover", {**cfg.env, **HOVER_EVAL}, training=False)
+    curve = Curve(args.threshold)
+
+    class HoverTrainer(Trainer):
+        def _evaluate(self):   # the held-out 10 s hover evaluation replaces the preset's short one
+            rate = curve.record(self.step, lambda: hover_rate(
+                lambda o: self.agent.act(o, deterministic=True), eval_env, args.eval_episodes))
+            self.evals.append((self.step, rate))
+            return EvalResult(rate, 0.0, 0.0, [])
+
+    trainer = HoverTrainer(cfg, run_dir=Path(args.out) / f"roboloop{'-demos' if demos else ''}-s{seed}",
+                           progress=False, log=lambda s: None)
+    curve.t0 = time.perf_counter()
+    result = trainer.run()
+    return curve, result.updates / max(result.wall_s - curve.eval_s, 1e-9)
+
+
+def run_sb3(seed: int, args) -> tuple[Curve, float]:
+    import gymnasium as gym
+    import torch
+    from stable_baselines3 import SAC
+    from stable_baselines3.common.callbacks import BaseCallback
+
+    from roboloop.config import preset_for
+    from roboloop.envs import make_env
+
+    class StateOnly(gym.ObservationWrapper):
+        def __init__(self, env):
+            super().__init__(env)
+            self.observation_space = env.observation_space["state"]
+
+        def observation(self, obs):
+            return obs["state"]
+
+    torch.set_num_threads(args.threads)
+    preset = preset_for("QuadHover")
+    env = StateOnly(make_env("QuadHover", preset["env"]))
+    eval_env = StateOnly(make_env("QuadHover", {**preset["env"], **HOVER_EVAL}, training=False))
+    curve = Curve(args.threshold)
+    sac = preset["sac"]
+
+    class Evaluate(BaseCallback):
+        def _on_step(self) -> bool:
+            if self.num_timesteps % args.eval_every:
+                return True
+            rate = curve.record(self.num_timesteps, lambda: hover_rate(
+                lambda o: self.model.predict(o, deterministic=True)[0], eval_env, args.eval_episodes))
+            return rate < args.threshold
+
+    model = SAC("MlpPolicy", env, learning_rate=3e-4, buffer_size=200_000, learning_starts=preset["learning_starts"],
+                batch_size=sac["batch_size"], tau=0.005, gamma=sac["gamma"], train_freq=1, gradient_steps=1,
+                ent_coef=f"auto_{sac['init_temperature']}", target_entropy=sac["target_entropy"],
+                policy_kwargs=dict(net_arch=dict(pi=list(sac["actor_hidden_dims"]), qf=list(sac["hidden_dims"]))),
+                seed=seed, device="cpu", verbose=0)
+    curve.t0 = time.perf_counter()
+    model.learn(total_timesteps=args.steps, callback=Evaluate())
+    wall = time.perf_counter() - curve.t0 - curve.eval_s
+    updates = max(model.num_timesteps - preset["learning_starts"], 0)
+    return curve, updates / max(wall, 1e-9)
+
+
+def bootstrap_ci(x: list[float], n: int = 2_000, seed: int = 0) -> tuple[float, float]:
+    rng = np.random.default_rng(seed)
+    means = [np.mean(rng.choice(x, len(x))) for _ in range(n)]
+    return float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--seeds", type=int, default=3)
+    ap.add_argument("--steps", type=int, default=30_000)
+    ap.add_argument("--eval-every", type=int, default=5_000)
+    ap.add_argument("--eval-episodes", type=int, default=10)
+    ap.add_argument("--threshold", type=float, default=0.8)
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--learners", default="roboloop,sb3")
+    ap.add_argument("--out", default="runs/quad_hover")
+    args = ap.parse_args()
+
+    from roboloop.config import preset_for
+    wall, cpu = env_steps_per_s(preset_for("QuadHover")["env"])
+    print(f"env steps/s (random actions, preset env): {wall:.0f} per wall second, {cpu:.0f} per CPU second")
+    runners = {"roboloop": lambda s: run_roboloop(s, args), "sb3": lambda s: run_sb3(s, args),
+               "roboloop+demos": lambda s: run_roboloop(s, args, demos=20)}
+    rows = {}
+    for name in args.learners.split(","):
+        rows[name] = []
+        for seed in range(args.seeds):
+            print(f"{name} seed {seed}:", flush=True)
+            curve, ups = runners[name](seed)
+            step, wall = curve.first_hover()
+            rows[name].append({"seed": seed, "hover_step": step, "hover_wall_s": wall, "updates_per_s": ups,
+                               "curve": curve.points})
+    print(f"\nhover = error < 0.1 m for the last 10 s of 13 s, >= {args.threshold:.0%} of {args.eval_episodes} held-out "
+          f"starts; budget {args.steps} env steps, evaluated every {args.eval_every}")
+    print(f"{'learner':16s} {'hovered':>8s} {'steps to hover':>22s} {'train s to hover':>22s} {'updates/s':>10s} "
+          f"{'best rate':>9s}")
+    for name, rs in rows.items():
+        done = [r for r in rs if r["hover_step"] is not None]
+        steps = [r["hover_step"] for r in done]
+        walls = [r["hover_wall_s"] for r in done]
+
+        def fmt(v):
+            if not v:
+                return "-"
+            lo, hi = bootstrap_ci(v) if len(v) > 1 else (v[0], v[0])
+            return f"{np.mean(v):.0f} [{lo:.0f}, {hi:.0f}]"
+        best = np.mean([max(p[2] for p in r["curve"]) if r["curve"] else 0.0 for r in rs])
+        print(f"{name:16s} {len(done):>4d}/{len(rs):<3d} {fmt(steps):>22s} {fmt(walls):>22s} "
+              f"{np.mean([r['updates_per_s'] for r in rs]):>10.0f} {best:>9.0%}")
+    Path(args.out).mkdir(parents=True, exist_ok=True)
+    (Path(args.out) / "results.json").write_text(json.dumps(rows, indent=1))
+    print(f"(means with 95% bootstrap CIs over seeds that hovered; per-seed curves in {args.out}/results.json)")
+
+
+if __name__ == "__main__":
+    main()
