@@ -24,6 +24,11 @@ def _cmd_tasks(args: argparse.Namespace) -> int:
     return 0
 
 
+def _demos_arg(value: str | None) -> tuple[int | None, str | None]:
+    """--demos N_OR_FILE -> (scripted demo episodes, demo file)."""
+    return (int(value), None) if (value or "").isdigit() else (None, value)
+
+
 def _cmd_train(args: argparse.Namespace) -> int:
     from roboloop.policies.train_loop import Trainer
     if args.async_:
@@ -31,7 +36,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     if args.resume:
         trainer = Trainer.resume(args.resume, steps=args.steps, progress=not args.no_progress)
     else:
-        demos, demo_file = (int(args.demos), None) if (args.demos or "").isdigit() else (None, args.demos)
+        demos, demo_file = _demos_arg(args.demos)
         cfg = build_train_config(args.task, args.config, args.overrides, steps=args.steps, seed=args.seed,
                                  demos=demos, demo_file=demo_file, run_dir=args.run_dir, teleop=args.teleop)
         trainer = Trainer(cfg, run_dir=args.out, progress=not args.no_progress)
@@ -93,8 +98,9 @@ def _cmd_learn(args: argparse.Namespace) -> int:
         if args.init:   # fine-tuning: the trained run's config, then the flags and --set on top
             from roboloop.checkpoint import load_checkpoint
             base = load_checkpoint(args.init, load_replay=False).meta["config"]
+        demos, demo_file = _demos_arg(args.demos)
         cfg = build_train_config(args.task, args.config, args.overrides, base=base, steps=args.steps, seed=args.seed,
-                                 demos=args.demos, run_dir=args.run_dir)
+                                 demos=demos, demo_file=demo_file, run_dir=args.run_dir)
         run_dir = Path(args.out) if args.out else Path(cfg.run_dir) / \
             f"{cfg.task}-s{cfg.seed}-learner-{time.strftime('%Y%m%d-%H%M%S')}"
     from roboloop.policies.transport.store import StoreError
@@ -126,8 +132,9 @@ def _train_async(args: argparse.Namespace) -> int:
     import subprocess
     if args.resume:
         raise ConfigError("train --async cannot resume a checkpoint; use `roboloop learn --resume RUN_DIR`")
+    demos, demo_file = _demos_arg(args.demos)
     cfg = build_train_config(args.task, args.config, args.overrides, steps=args.steps, seed=args.seed,
-                             demos=args.demos, run_dir=args.run_dir)  # fails here, not in a child, on bad keys
+                             demos=demos, demo_file=demo_file, run_dir=args.run_dir)  # fails here, not in a child, on bad keys
     out = Path(args.out) if args.out else Path(cfg.run_dir) / f"{cfg.task}-s{cfg.seed}-async-{time.strftime('%Y%m%d-%H%M%S')}"
     out.mkdir(parents=True, exist_ok=True)
     (out / "learner.endpoint").unlink(missing_ok=True)
@@ -337,7 +344,9 @@ def build_parser() -> argparse.ArgumentParser:
     ln.add_argument("--steps", type=int, help="received env steps to train on")
     ln.add_argument("--seed", type=int)
     ln.add_argument("--config", help="YAML file with TrainConfig keys")
-    ln.add_argument("--demos", type=int, help="scripted-expert demo episodes for RLPD")
+    ln.add_argument("--demos", metavar="N_OR_FILE",
+                    help="N scripted-expert demo episodes, or a demo file from `roboloop record` (RLPD), as in train; "
+                         "steps a person drove on an actor arrive flagged and go to the demo buffer too")
     ln.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                     help="override a config key, e.g. --set transport.publish_every=50 --set sac.utd_ratio=4")
     ln.add_argument("--run-dir", help="parent folder of runs (default runs/)")
