@@ -51,7 +51,7 @@ def test_learn_and_train_with_10_demos_a_demo_file_and_a_person_fill_the_same_bu
     online, demo = transitions(trainer.online), transitions(trainer.demo)
     intervened = [any(_same(t, d) for d in demo) for t in online]
     n_prior = len(demo) - sum(intervened)    # 10 scripted demos and the file's, before the person's steps
-    assert 0 < sum(intervened) < len(online) and n_prior > 10 * 10
+    assert 0 < sum(intervened) < len(online) and n_prior >= 10 + 2
 
     learner = Learner(cfg, tmp_path / "learn", "tcp://127.0.0.1:*", **QUIET)
     result: dict = {}
