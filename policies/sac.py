@@ -72,7 +72,8 @@ def actor_arch(cfg: SACConfig) -> ActorArch:
 
 
 class SAC(nn.Module):
-    """Actor, critic ensemble, their targets, the temperature and the three optimizers.
+    """The actor pi (encoder + squashed-Gaussian policy, actor.py), the critic ensemble, their targets,
+    the temperature and the three optimizers.
 
     obs_shapes: {"state": (D,), "<camera>": (H, W, 3), ...}; act_dim: A (actions live in [-1, 1]^A).
     """

@@ -48,9 +48,9 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
 def _cmd_eval(args: argparse.Namespace) -> int:
     from roboloop.checkpoint import load_checkpoint
-    from roboloop.envs import make_env
+    from roboloop.envs import env_spec, make_env
     from roboloop.policies.evaluate import evaluate
-    from roboloop.policies.train_loop import load_agent
+    from roboloop.policies.train_loop import load_actor
     ckpt = load_checkpoint(args.checkpoint, load_replay=False)  # read and verified once
     task = args.task or ckpt.meta["config"]["task"]
     env_kwargs = ckpt.meta["config"].get("env", {})
@@ -58,9 +58,9 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         env_kwargs = deep_merge(env_kwargs, parse_override(o))
     env = make_env(task, env_kwargs, ckpt.meta["config"].get("wrappers", []), training=False,
                    render_mode="rgb_array" if args.video else None)
-    agent, _, _ = load_agent(ckpt, env)
+    actor = load_actor(ckpt, env_spec(env))   # the policy alone: no critics, no optimizers
     frames: list | None = [] if args.video else None
-    result = evaluate(lambda o: agent.act(o, deterministic=True), env, args.episodes, args.seed, frames)
+    result = evaluate(lambda o: actor.act(o, deterministic=True), env, args.episodes, args.seed, frames)
     print(f"{task}: {result}")
     print(f"eval success rate: {result.success_rate:.2f}")
     if args.video:
