@@ -71,7 +71,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
-# ------------------------------------------------------------------ actor-learner split (issue 5)
+# ------------------------------------------------------------------ actor-learner split
 def _cmd_keys(args: argparse.Namespace) -> int:
     from roboloop.policies.transport.security import create_keys
     for path in create_keys(args.folder, args.name, args.overwrite):
