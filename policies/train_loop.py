@@ -88,6 +88,8 @@ class Trainer:
     teleop: a person who may intervene (default: cfg.teleop's device, if any).
     """
 
+    in_process = True   # as a source of the training loop: the env is stepped here
+
     def __init__(self, cfg: TrainConfig, run_dir: str | Path | None = None, progress: bool = True,
                  log: Callable[[str], None] = print, teleop=None, env: EnvSource | None = None,
                  eval_env: gym.Env | None = None):

@@ -66,6 +66,8 @@ class Callback:
 
 
 class ExperienceSource(Protocol):
+    in_process: bool   # experience comes from an env stepped here (updates follow each step at once)
+
     def collect(self, loop: "TrainingLoop", wait_ms: int) -> list[dict]:
         """Add new transitions to the loop (waiting up to wait_ms for them); return the episodes that
         ended, as {"return", "success", ...} dicts."""
@@ -215,7 +217,9 @@ class TrainingLoop:
             can_update = self.updates < self.update_budget()
             for episode in source.collect(self, 0 if can_update else 20):
                 self.episode_ended(episode)
-            if self.updates < self.update_budget():
+            # Behind the transport an update that became possible only now waits one round: the socket is
+            # drained (and acknowledged) once more first, since an update can take long (the first compiles).
+            if self.updates < self.update_budget() and (can_update or source.in_process):
                 self.update()
             for cb in self.callbacks:
                 cb.on_step(self)

@@ -85,6 +85,8 @@ class LearnResult:
 class Learner:
     """A learner server for one run folder (config.yaml, transitions.rlog, checkpoint/, tb/)."""
 
+    in_process = False   # as a source of the training loop: transitions come from actors over the socket
+
     def __init__(self, cfg: TrainConfig, run_dir: str | Path, bind: str, keys: str | Path | None = None,
                  insecure: bool = False, resume: bool = False, progress: bool = True,
                  log: Callable[[str], None] = print, init: str | Path | None = None):
