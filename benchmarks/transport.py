@@ -32,11 +32,11 @@ import torch
 import zmq
 
 from roboloop.config import build_train_config, to_dict
-from roboloop.envs import make_env, obs_layout
+from roboloop.envs import env_spec, make_env, obs_layout
 from roboloop.policies.train_loop import build_agent
-from roboloop.policies.transport.actor import ActorClient, ActorPolicy
+from roboloop.policies.transport.actor import ActorClient
 from roboloop.policies.transport.batch import Step
-from roboloop.policies.transport.learner import actor_weights
+from roboloop.policies.transport.learner import actor_weights, welcome_meta
 from roboloop.policies.transport.wire import Message, encode
 
 CLI = [sys.executable, "-m", "roboloop.cli"]
@@ -130,9 +130,9 @@ def weight_latency(task: str, repeats: int) -> tuple[float, float, int, int]:
     client._hello = Message("hello", {"actor": "bench"})
     client._thread.start()
     ident, _ = router.recv_multipart()[:2]
-    router.send_multipart([ident, *encode(Message("welcome", {"config": to_dict(cfg), "env_spec": None, "version": 0}))])
+    router.send_multipart([ident, *encode(Message("welcome", {**welcome_meta(cfg, env_spec(env)), "version": 0}))])
     client._welcomed.wait(30)
-    client.set_policy_template(ActorPolicy(agent))
+    client.set_policy_template(agent.pi)
 
     def drain():
         while router.poll(0):
@@ -161,8 +161,7 @@ def weight_latency(task: str, repeats: int) -> tuple[float, float, int, int]:
         torch.save(agent.state_dict(), buf)
         push.send(buf.getvalue())
         state = torch.load(io.BytesIO(pull.recv()), weights_only=False)
-        ActorPolicy(agent).load_state_dict({k[len(""):]: v for k, v in state.items()
-                                            if k.startswith(("actor.", "encoder."))})
+        agent.load_actor_state({k: state[k] for k in agent.pi.state_dict()})
         base.append(time.perf_counter() - t0)
     base_bytes = len(buf.getvalue())
     for s in (router, pull, push):

@@ -1,7 +1,7 @@
 """Host side of the policy firmware's serial protocol (hardware/firmware/protocol.h), over pyserial.
 
-`MCUPolicy` is an actor: `policy(obs) -> action`, like `agent.act(obs, deterministic=True)`, so a policy
-running on a microcontroller drops into `evaluate()` or a robot loop. The port is any pyserial URL: a
+`MCUPolicy` implements the policy interface, `act(obs, deterministic) -> action` (as the agent and the
+ONNX actor do), so a policy running on a microcontroller drops into `evaluate()` or a robot loop. The port is any pyserial URL: a
 device (`/dev/ttyACM0`) or `socket://127.0.0.1:PORT` (QEMU's emulated UART).
 
 A fault never produces a motion: a timeout, a bad checksum that a retry does not cure, an error frame, a
@@ -181,7 +181,9 @@ class MCUPolicy:
             if want is not None and want != got:
                 raise MCUError(f"firmware policy has {what} size {got}, this task needs {want}: flash the right policy")
 
-    def __call__(self, obs: dict[str, np.ndarray]) -> np.ndarray:
+    def act(self, obs: dict[str, np.ndarray], deterministic: bool = False) -> np.ndarray:
+        """obs {"state": (D,)} -> action (A,) float32 in [-1, 1]. The firmware runs the mean action only,
+        so `deterministic` has no effect."""
         act, status = self.bridge.step(obs[self.obs_key])
         if status != 0:
             raise MCUError(f"firmware policy fault: {STATUS_NAMES.get(status, f'status {status}')}")
@@ -189,4 +191,5 @@ class MCUPolicy:
             raise MCUError(f"firmware returned an action outside [-1, 1]: {act.tolist()}")
         return act
 
-    act = __call__
+    def __call__(self, obs: dict[str, np.ndarray]) -> np.ndarray:
+        return self.act(obs, deterministic=True)

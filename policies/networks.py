@@ -14,6 +14,16 @@ import torch.nn.functional as F
 LOG_STD_MIN, LOG_STD_MAX = -5.0, 2.0
 
 
+def resolve_low_precision(matmul_precision: str) -> bool:
+    """True when hidden layers should run bfloat16 matmuls: "bfloat16", or "auto" on a CPU with native
+    bf16 (AVX512-BF16 / AMX); False for "float32"."""
+    if matmul_precision == "auto":
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    if matmul_precision not in ("float32", "bfloat16"):
+        raise ValueError(f"sac.matmul_precision must be 'auto', 'float32' or 'bfloat16', got {matmul_precision!r}")
+    return matmul_precision == "bfloat16"
+
+
 def hidden_precision(low_precision: bool):
     """Context for hidden layers: bfloat16 matmuls (fp32 accumulation, fp32 master weights) when
     asked. Heads always run in float32 outside it, so Q-values and log-probs keep full precision."""

@@ -32,6 +32,7 @@ class ReplayBuffer:
         self.ptr = 0            # next slot to write
         self.filled = 0         # slots written so far (saturates at capacity)
         self.num_added = 0      # transitions ever added
+        self._chained = False   # the next add() would continue the last transition's episode
 
     def __len__(self) -> int:
         return int(self.is_start[: self.filled].sum())
@@ -57,6 +58,14 @@ class ReplayBuffer:
         step = 2 if (terminated or truncated) else 1
         self.filled = min(self.capacity, max(self.filled, i + 2))  # slots i and j are written
         self.ptr = (i + step) % self.capacity
+        self._chained = step == 1
+
+    def cut(self) -> None:
+        """End the current chain: the next add() does not continue the last one (e.g. the steps a person
+        drove, stored apart when they let go mid-episode). Keeps the last transition's next observation."""
+        if self._chained:
+            self.ptr = (self.ptr + 1) % self.capacity
+            self._chained = False
 
     def sample_indices(self, batch_size: int, rng: np.random.Generator) -> np.ndarray:
         """batch_size indices of valid transitions, uniformly, with replacement."""
@@ -128,6 +137,7 @@ class ReplayBuffer:
         self.terminated[:filled] = state["terminated"]
         self.is_start[:filled] = state["is_start"]
         self.ptr, self.filled, self.num_added = ptr, filled, num_added
+        self._chained = False
 
 
 def to_torch(batch: dict) -> dict:

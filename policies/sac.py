@@ -29,8 +29,8 @@ import torch.nn as nn
 from torch.func import functional_call, grad_and_value
 
 from roboloop.policies.ranges import check_ranges
-from roboloop.policies.networks import (ConvEncoder, CriticEnsemble, SquashedGaussianActor, StateEncoder,
-                                        random_shift, tanh_gaussian_sample)
+from roboloop.policies.actor import Actor, ActorArch
+from roboloop.policies.networks import CriticEnsemble, random_shift, resolve_low_precision, tanh_gaussian_sample
 from roboloop.policies.optim import Adam
 
 
@@ -75,21 +75,15 @@ class SACConfig:
                      open_low=("tau", "actor_lr", "critic_lr", "temperature_lr", "init_temperature", "grad_clip_norm"))
 
 
-def resolve_low_precision(matmul_precision: str) -> bool:
-    """True when hidden layers should run bfloat16 matmuls (see SACConfig.matmul_precision)."""
-    if matmul_precision == "auto":
-        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
-    if matmul_precision not in ("float32", "bfloat16"):
-        raise ValueError(f"sac.matmul_precision must be 'auto', 'float32' or 'bfloat16', got {matmul_precision!r}")
-    return matmul_precision == "bfloat16"
-
-
-def _obs_to_torch(obs: dict[str, np.ndarray]) -> dict[str, torch.Tensor]:
-    return {k: torch.as_tensor(v) for k, v in obs.items()}
+def actor_arch(cfg: SACConfig) -> ActorArch:
+    """The actor's architecture in `cfg`: all an actor process needs, with the env spec, to run the policy."""
+    return ActorArch(tuple(cfg.actor_hidden_dims or cfg.hidden_dims), cfg.image_feature_dim, cfg.image_channels,
+                     cfg.matmul_precision)
 
 
 class SAC(nn.Module):
-    """Actor, critic ensemble, their targets, the temperature and the three optimizers.
+    """The actor pi (encoder + squashed-Gaussian policy, actor.py), the critic ensemble, their targets,
+    the temperature and the three optimizers.
 
     obs_shapes: {"state": (D,), "<camera>": (H, W, 3), ...}; act_dim: A (actions live in [-1, 1]^A).
     """
@@ -99,16 +93,12 @@ class SAC(nn.Module):
         self.cfg = cfg
         self.act_dim = act_dim
         low = resolve_low_precision(cfg.matmul_precision)
-        state_dim = obs_shapes["state"][0]
-        self.image_keys = [k for k in obs_shapes if k != "state"]
-        if self.image_keys:
-            shape = tuple(obs_shapes[self.image_keys[0]])
-            self.encoder: nn.Module = ConvEncoder(self.image_keys, shape, state_dim, cfg.image_feature_dim,
-                                                  cfg.image_channels, low)
-        else:
-            self.encoder = StateEncoder(state_dim)
+        pi = Actor(obs_shapes, act_dim, actor_arch(cfg))
+        # pi's encoder and policy are registered here under the checkpoint's names ("encoder.*", "actor.*");
+        # pi itself stays unregistered, so each tensor appears once in state_dict().
+        self.__dict__["pi"] = pi
+        self.encoder, self.actor, self.image_keys = pi.encoder, pi.actor, pi.image_keys
         feat_dim = self.encoder.out_dim
-        self.actor = SquashedGaussianActor(feat_dim, act_dim, cfg.actor_hidden_dims or cfg.hidden_dims, low)
         self.critic = CriticEnsemble(feat_dim, act_dim, cfg.hidden_dims, cfg.num_critics, cfg.critic_layer_norm, low)
         self.encoder_target = copy.deepcopy(self.encoder)
         self.critic_target = copy.deepcopy(self.critic)
@@ -130,13 +120,16 @@ class SAC(nn.Module):
         self._update_step = self._compiled(self._update_step_eager)
 
     # ----------------------------------------------------------------------------------- acting
-    @torch.no_grad()
     def act(self, obs: dict[str, np.ndarray], deterministic: bool = False) -> np.ndarray:
-        """One observation (unbatched) -> action (A,) float32 in [-1, 1]."""
-        batch = {k: v[None] for k, v in _obs_to_torch(obs).items()}
-        feat = self.encoder(batch)
-        a = self.actor.deterministic(feat) if deterministic else self.actor.sample(feat)[0]
-        return a[0].numpy().astype(np.float32)
+        """One observation (unbatched) -> action (A,) float32 in [-1, 1] (the actor's, see actor.py)."""
+        return self.pi.act(obs, deterministic)
+
+    def actor_state(self) -> dict[str, torch.Tensor]:
+        """What an actor process needs to act: the encoder and the policy, no critics, targets or optimizers."""
+        return self.pi.actor_state()
+
+    def load_actor_state(self, state: dict) -> None:
+        self.pi.load_actor_state(state)
 
     @property
     def alpha(self) -> torch.Tensor:

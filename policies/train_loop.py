@@ -1,5 +1,5 @@
-"""In-process SAC / RLPD training: env -> replay buffer -> learner, with evaluation, TensorBoard,
-a progress bar and checkpoints that resume exactly.
+"""In-process SAC / RLPD training (`roboloop train`): an env in this process feeds the training loop
+(policies/training.py), with evaluation, TensorBoard, a progress bar and checkpoints that resume exactly.
 
 Exact resume: every source of randomness (numpy generator for warm-up actions and batch sampling,
 torch RNG, the env's own generator) is saved with the networks, optimizers and replay buffers.
@@ -13,20 +13,27 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Union
 
+import gymnasium as gym
 import numpy as np
 import torch
 import yaml
-from tqdm import tqdm
 
-from roboloop.checkpoint import (Checkpoint, CheckpointError, SpecMismatchError, check_spec, load_checkpoint,
-                                 save_checkpoint)
-from roboloop.policies.config import TrainConfig, from_dict, to_dict
+from roboloop.checkpoint import Checkpoint, check_spec, load_checkpoint, save_checkpoint
 from roboloop.envs import env_spec, make_env, obs_layout
-from roboloop.policies.evaluate import EvalResult, evaluate
-from roboloop.policies.replay import ReplayBuffer, sample_rlpd, to_torch
-from roboloop.policies.sac import SAC
+from roboloop.policies.actor import Actor
+from roboloop.policies.callbacks import CheckpointCallback, EvalCallback, ProgressCallback, TensorBoardCallback
+from roboloop.policies.config import TrainConfig, from_dict, to_dict
+from roboloop.policies.evaluate import EvalResult
+from roboloop.policies.sac import SAC, actor_arch
+from roboloop.policies.training import (Layout, TrainingLoop, collect_demos, load_agent_state,  # noqa: F401
+                                        load_prior)
+
+EnvSource = Union[gym.Env, Callable[[], gym.Env]]
+
+# kept under their former names for callers of this module
+_load_agent_state = load_agent_state
 
 
 @dataclass
@@ -52,240 +59,177 @@ def load_agent(source: str | Path | Checkpoint, env) -> tuple[SAC, TrainConfig, 
     check_spec(ckpt.meta["env_spec"], env_spec(env))
     cfg = from_dict(TrainConfig, ckpt.meta["config"])
     agent = build_agent(cfg, env)
-    _load_agent_state(agent, ckpt.model, ckpt.path)
+    load_agent_state(agent, ckpt.model, ckpt.path)
     return agent, cfg, ckpt.meta
 
 
-def load_prior(ckpt: Checkpoint, agent: SAC, online: ReplayBuffer, demo: ReplayBuffer | None,
-               networks: bool = True) -> dict[str, int]:
-    """Fine-tuning from a trained run (`roboloop learn --init`): its networks, temperature and optimizer
-    state (unless `networks` is False), and its replay as prior data: online transitions into `online`,
-    demos into `demo`. Returns {buffer name: transitions added}."""
-    if networks:
-        _load_agent_state(agent, ckpt.model, ckpt.path)
-    return {name: buf.extend_from_state(ckpt.replay[name])
-            for name, buf in (("online", online), ("demo", demo)) if name in ckpt.replay and buf is not None}
-
-
-def _load_agent_state(agent: SAC, model: dict, path: Path) -> None:
-    try:
-        agent.load_state_dict(model["agent"], strict=True)
-        agent.load_optimizer_state(model["optim"])
-    except (KeyError, RuntimeError, ValueError) as e:
-        raise CheckpointError(f"checkpoint {path} does not fit this agent's networks: {e}") from None
-
-
-def collect_demos(cfg: TrainConfig, buffer: ReplayBuffer, episodes: int, log: Callable[[str], None],
-                  progress: bool = True) -> float:
-    """Fill `buffer` with scripted-expert episodes (own env and seeds); returns their success rate."""
-    from roboloop.sim import make_expert
-
-    env = make_env(cfg.task, cfg.env, cfg.wrappers, training=False, success=cfg.success)
-    expert = make_expert(env, noise=cfg.demo_noise, seed=cfg.seed + 7_919)
-    successes = []
-    for ep in tqdm(range(episodes), desc="scripted demos", leave=False, disable=not progress):
-        obs, _ = env.reset(seed=cfg.seed + 1_000_000 + ep)
-        expert.reset()
-        done = False
-        while not done:
-            action = expert.act()
-            next_obs, reward, terminated, truncated, info = env.step(action)
-            buffer.add(obs, action, reward, next_obs, terminated, truncated)
-            obs, done = next_obs, terminated or truncated
-        successes.append(bool(info.get("is_success", False)))
-    env.close()
-    rate = float(np.mean(successes)) if successes else 0.0
-    log(f"collected {episodes} scripted demos ({buffer.num_added} transitions, expert success {rate:.0%})")
-    return rate
+def load_actor(source: str | Path | Checkpoint, spec: dict | None = None) -> Actor:
+    """The actor saved at `source`, built from the checkpoint's env spec and architecture alone (no
+    critics, no optimizers); with `spec`, refused unless it matches the checkpoint's."""
+    ckpt = source if isinstance(source, Checkpoint) else load_checkpoint(source, load_replay=False)
+    if spec is not None:
+        check_spec(ckpt.meta["env_spec"], spec)
+    cfg = from_dict(TrainConfig, ckpt.meta["config"])
+    actor = Actor.from_spec(ckpt.meta["env_spec"], actor_arch(cfg.sac))
+    saved = ckpt.model["agent"]
+    try:   # the agent's checkpoint stores the actor's tensors under the actor's own names
+        actor.load_actor_state({k: saved[k] for k in actor.state_dict()})
+    except KeyError as e:
+        raise ValueError(f"checkpoint {ckpt.path} has no actor tensor {e}") from None
+    return actor.eval()
 
 
 class Trainer:
-    """One training run. `Trainer(cfg).run()` trains from scratch; `Trainer.resume(path)` continues."""
+    """One training run. `Trainer(cfg).run()` trains from scratch; `Trainer.resume(path)` continues.
+
+    env: the training env, ready-made or a factory (default: cfg.task with cfg.env and cfg.wrappers).
+    eval_env: the evaluation env (default: the factory's, or cfg.task's when no env is given; with a
+    ready-made env and none given, evaluation runs on that env between training episodes).
+    teleop: a person who may intervene (default: cfg.teleop's device, if any).
+    """
+
+    in_process = True   # as a source of the training loop: the env is stepped here
 
     def __init__(self, cfg: TrainConfig, run_dir: str | Path | None = None, progress: bool = True,
-                 log: Callable[[str], None] = print, teleop=None):
+                 log: Callable[[str], None] = print, teleop=None, env: EnvSource | None = None,
+                 eval_env: gym.Env | None = None):
         self.cfg, self.progress, self.log = cfg, progress, log
         torch.set_num_threads(cfg.torch_threads or os.cpu_count() or 1)
         self.run_dir = Path(run_dir) if run_dir else Path(cfg.run_dir) / \
             f"{cfg.task}-s{cfg.seed}-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
-        self.env = make_env(cfg.task, cfg.env, cfg.wrappers, success=cfg.success)
+        shared_eval = False
+        if env is None:
+            self.env = make_env(cfg.task, cfg.env, cfg.wrappers, success=cfg.success)
+            eval_env = eval_env or make_env(cfg.task, cfg.env, cfg.wrappers, training=False,
+                                             success=cfg.success)
+        elif isinstance(env, gym.Env):
+            self.env = env
+            shared_eval = eval_env is None
+        else:
+            self.env = env()
+            eval_env = eval_env or env()
         if teleop is None and cfg.teleop:
             from roboloop.hardware.gamepad import make_teleop
             teleop = make_teleop(cfg.teleop, self.env.action_space.shape[0], cfg.teleop_pad)
         if teleop is not None:  # outermost: the person's action replaces the policy's before anything else
             from roboloop.wrappers.intervention import InterventionWrapper
             self.env = InterventionWrapper(self.env, teleop)
-        self.eval_env = make_env(cfg.task, cfg.env, cfg.wrappers, training=False, success=cfg.success)
+        self.eval_env = self.env if shared_eval else eval_env
         self.spec = env_spec(self.env)
-        shapes, dtypes, act_dim = obs_layout(self.env)
-        torch.manual_seed(cfg.seed)
-        self.rng = np.random.default_rng(cfg.seed)
-        self.agent = build_agent(cfg, self.env)
-        self.online = ReplayBuffer(shapes, dtypes, act_dim, cfg.replay_capacity)
-        max_len = self.spec["max_episode_steps"] or 1_000
-        self.demo_episodes = []
-        if cfg.demo_file:
-            from roboloop.dataset import load_demos
-            self.demo_episodes, meta = load_demos(cfg.demo_file)
-            try:
-                check_spec(meta["env_spec"], self.spec)
-            except SpecMismatchError as e:
-                raise SpecMismatchError(f"demo file {cfg.demo_file} was recorded on another task: {e}") from None
-        # RLPD demo buffer: scripted demos + recorded ones + (with a person in the loop) interventions
-        demo_capacity = (cfg.demos * (max_len + 2) + sum(len(e.actions) + 1 for e in self.demo_episodes)
-                         + (cfg.replay_capacity if teleop is not None else 0))
-        self.demo = ReplayBuffer(shapes, dtypes, act_dim, demo_capacity + 2) if demo_capacity else None
-        self.step = self.episode = self.updates = 0
-        self.next_eval = cfg.eval_every if cfg.eval_every > 0 else None
-        self.next_ckpt = cfg.checkpoint_every
-        self.evals: list[tuple[int, float]] = []
-        self.intervention_rates: list[tuple[int, float]] = []  # (step, share of the episode a person drove)
+        self.loop = TrainingLoop(cfg, self.spec, Layout(*obs_layout(self.env)), interventions=teleop is not None,
+                                 updates_per_step=1.0, log=log, progress=progress)
+        self.eval_cb = EvalCallback(self.eval_env, cfg.eval_every, cfg.eval_episodes, cfg.seed + 500_000,
+                                    cfg.stop_at_success, at_episode_end=shared_eval)
+        self.ckpt_cb = CheckpointCallback(self.save, cfg.checkpoint_every)
+        self.loop.callbacks = [self.eval_cb, TensorBoardCallback(self.run_dir / "tb", perf_every_s=1.0),
+                               ProgressCallback(f"train {cfg.task}", progress, log), self.ckpt_cb]
         self._resumed_env_rng: dict | None = None
+        self._obs = None
+        self._ep_return, self._ep_len = 0.0, 0
+
+    # the loop's state, under the names this class has always had
+    agent = property(lambda self: self.loop.agent)
+    online = property(lambda self: self.loop.online)
+    demo = property(lambda self: self.loop.demo)
+    rng = property(lambda self: self.loop.rng)
+    evals = property(lambda self: self.loop.evals)
+    intervention_rates = property(lambda self: self.loop.intervention_rates)
+    step = property(lambda self: self.loop.step)
+    updates = property(lambda self: self.loop.updates)
+    episode = property(lambda self: self.loop.episode)
 
     # --------------------------------------------------------------------------------- resume
     @classmethod
     def resume(cls, path: str | Path, steps: int | None = None, progress: bool = True,
-               log: Callable[[str], None] = print) -> "Trainer":
+               log: Callable[[str], None] = print, env: EnvSource | None = None,
+               eval_env: gym.Env | None = None) -> "Trainer":
         """Continue the run saved at `path` (optionally to a new total of `steps`)."""
+        from roboloop.checkpoint import CheckpointError
         ckpt = load_checkpoint(path)
         cfg = from_dict(TrainConfig, ckpt.meta["config"])
         if steps is not None:
             cfg.steps = steps
-        trainer = cls(cfg, run_dir=Path(path).parent, progress=progress, log=log)
+        trainer = cls(cfg, run_dir=Path(path).parent, progress=progress, log=log, env=env, eval_env=eval_env)
         check_spec(ckpt.meta["env_spec"], trainer.spec)
-        _load_agent_state(trainer.agent, ckpt.model, ckpt.path)
+        loop = trainer.loop
+        load_agent_state(loop.agent, ckpt.model, ckpt.path)
         torch.set_rng_state(ckpt.model["torch_rng"])
-        trainer.rng.bit_generator.state = ckpt.meta["numpy_rng"]
+        loop.rng.bit_generator.state = ckpt.meta["numpy_rng"]
         trainer._resumed_env_rng = ckpt.meta["env_rng"]
         c = ckpt.meta["counters"]
         if cfg.steps <= c["step"]:
             raise ValueError(f"checkpoint {path} is already at step {c['step']}; "
                              f"pass --steps larger than that to continue (got {cfg.steps})")
-        trainer.step, trainer.episode, trainer.updates = c["step"], c["episode"], c["updates"]
-        trainer.next_eval, trainer.next_ckpt = c["next_eval"], c["next_ckpt"]
-        trainer.evals = [tuple(e) for e in ckpt.meta.get("evals", [])]
-        trainer.online.load_state_dict(ckpt.replay["online"])
-        if trainer.demo is not None:
+        loop.step, loop.episode, loop.updates = c["step"], c["episode"], c["updates"]
+        trainer.eval_cb.next_at, trainer.ckpt_cb.next_at = c["next_eval"], c["next_ckpt"]
+        loop.evals[:] = [tuple(e) for e in ckpt.meta.get("evals", [])]
+        loop.online.load_state_dict(ckpt.replay["online"])
+        if loop.demo is not None:
             if "demo" not in ckpt.replay:
                 raise CheckpointError(f"checkpoint {path} has no demo buffer but its config has demos={cfg.demos}")
-            trainer.demo.load_state_dict(ckpt.replay["demo"])
-        log(f"resumed {path} at step {trainer.step} ({trainer.updates} updates, {len(trainer.online)} transitions)")
+            loop.demo.load_state_dict(ckpt.replay["demo"])
+        log(f"resumed {path} at step {loop.step} ({loop.updates} updates, {len(loop.online)} transitions)")
         return trainer
 
     def save(self) -> Path:
-        path = self.run_dir / "checkpoint"
+        loop = self.loop
         meta = {
             "config": to_dict(self.cfg), "env_spec": self.spec,
-            "counters": {"step": self.step, "episode": self.episode, "updates": self.updates,
-                         "next_eval": self.next_eval, "next_ckpt": self.next_ckpt},
-            "numpy_rng": self.rng.bit_generator.state,
+            "counters": {"step": loop.step, "episode": loop.episode, "updates": loop.updates,
+                         "next_eval": self.eval_cb.next_at, "next_ckpt": self.ckpt_cb.next_at},
+            "numpy_rng": loop.rng.bit_generator.state,
             "env_rng": self.env.unwrapped.np_random.bit_generator.state,
-            "evals": self.evals,
+            "evals": loop.evals,
         }
-        model = {"agent": self.agent.state_dict(), "optim": self.agent.optimizer_state(),
+        model = {"agent": loop.agent.state_dict(), "optim": loop.agent.optimizer_state(),
                  "torch_rng": torch.get_rng_state()}
-        replay = {"online": self.online.state_dict()}
-        if self.demo is not None:
-            replay["demo"] = self.demo.state_dict()
-        return save_checkpoint(path, meta, model, replay)
+        replay = {"online": loop.online.state_dict()}
+        if loop.demo is not None:
+            replay["demo"] = loop.demo.state_dict()
+        return save_checkpoint(self.run_dir / "checkpoint", meta, model, replay)
 
-    # ------------------------------------------------------------------------------- learning
-    def _sample(self) -> dict:
-        return to_torch(sample_rlpd(self.online, self.demo, self.cfg.sac.batch_size, self.rng))
+    # ------------------------------------------------------------------------ the loop's source
+    def collect(self, loop: TrainingLoop, wait_ms: int) -> list[dict]:
+        """One env step: a uniform random action before learning_starts, else a sample of the policy."""
+        if loop.step < self.cfg.learning_starts:
+            action = loop.rng.uniform(-1.0, 1.0, size=self.env.action_space.shape).astype(np.float32)
+        else:
+            action = loop.agent.act(self._obs)
+        next_obs, reward, terminated, truncated, info = self.env.step(action)
+        intervened = "intervention" in info
+        if intervened:  # the person drove: learn their action, in both buffers (RLPD)
+            action = info["intervention"]
+        loop.add(self._obs, action, reward, next_obs, terminated, truncated, intervened)
+        self._obs = next_obs
+        self._ep_return += float(reward)
+        self._ep_len += 1
+        loop.at_boundary = bool(terminated or truncated)
+        if not loop.at_boundary:
+            return []
+        episode = {"return": self._ep_return, "length": self._ep_len, "success": bool(info.get("is_success", False))}
+        if "intervention_rate" in info:
+            episode["intervention_rate"] = info["intervention_rate"]
+        loop.status = {"human": f"{info['intervention_rate']:.0%}"} if "intervention_rate" in info else {}
+        self._ep_return, self._ep_len = 0.0, 0
+        return [episode]
 
-    def _evaluate(self) -> EvalResult:
-        result = evaluate(lambda o: self.agent.act(o, deterministic=True), self.eval_env,
-                          self.cfg.eval_episodes, seed=self.cfg.seed + 500_000)
-        self.evals.append((self.step, result.success_rate))
-        return result
+    def next_round(self, loop: TrainingLoop) -> None:
+        if loop.at_boundary:
+            self._obs, _ = self.env.reset()
 
     def run(self) -> TrainResult:
         cfg = self.cfg
         self.run_dir.mkdir(parents=True, exist_ok=True)
         (self.run_dir / "config.yaml").write_text(yaml.safe_dump(to_dict(cfg), sort_keys=False))
-        from torch.utils.tensorboard import SummaryWriter
-        tb = SummaryWriter(str(self.run_dir / "tb"))
-        if self.demo is not None and self.demo.num_added == 0:
-            if cfg.demos:
-                collect_demos(cfg, self.demo, cfg.demos, self.log, self.progress)
-            if self.demo_episodes:
-                from roboloop.dataset import add_to_buffer
-                n = add_to_buffer(self.demo_episodes, self.demo)
-                self.log(f"loaded {len(self.demo_episodes)} recorded demos ({n} transitions) from {cfg.demo_file}")
         if self._resumed_env_rng is None:
-            obs, _ = self.env.reset(seed=cfg.seed)
+            self._obs, _ = self.env.reset(seed=cfg.seed)
         else:
             self.env.unwrapped.np_random.bit_generator.state = self._resumed_env_rng
-            obs, _ = self.env.reset()
-        ep_return, ep_len, recent = 0.0, 0, []
-        last_eval: EvalResult | None = None
+            self._obs, _ = self.env.reset()
         t0 = time.time()
-        window_t, window_updates = t0, self.updates
-        ups = 0.0
-        bar = tqdm(total=cfg.steps, initial=min(self.step, cfg.steps), desc=f"train {cfg.task}",
-                   disable=not self.progress, dynamic_ncols=True, unit="step")
-        while True:
-            if self.step < cfg.learning_starts:
-                action = self.rng.uniform(-1.0, 1.0, size=self.env.action_space.shape).astype(np.float32)
-            else:
-                action = self.agent.act(obs)
-            next_obs, reward, terminated, truncated, info = self.env.step(action)
-            if "intervention" in info:  # the person drove: learn their action, in both buffers (RLPD)
-                action = info["intervention"]
-                self.demo.add(obs, action, reward, next_obs, terminated, truncated)
-            self.online.add(obs, action, reward, next_obs, terminated, truncated)
-            obs = next_obs
-            self.step += 1
-            ep_return += float(reward)
-            ep_len += 1
-            bar.update(1)
-
-            if self.step >= cfg.learning_starts:
-                metrics = self.agent.update([self._sample() for _ in range(cfg.sac.utd_ratio)])
-                self.updates += cfg.sac.utd_ratio
-                if self.updates % (100 * cfg.sac.utd_ratio) == 0:
-                    for k, v in metrics.items():
-                        tb.add_scalar(f"learner/{k}", float(v), self.step)
-
-            if self.next_eval is not None and self.step >= self.next_eval:
-                self.next_eval += cfg.eval_every
-                last_eval = self._evaluate()
-                tb.add_scalar("eval/success_rate", last_eval.success_rate, self.step)
-                tb.add_scalar("eval/return", last_eval.mean_return, self.step)
-                (tqdm.write if self.progress else self.log)(f"step {self.step}: eval {last_eval}")
-
-            if terminated or truncated:
-                self.episode += 1
-                recent = (recent + [bool(info.get("is_success", False))])[-20:]
-                tb.add_scalar("train/episode_return", ep_return, self.step)
-                tb.add_scalar("train/episode_length", ep_len, self.step)
-                tb.add_scalar("train/success", float(recent[-1]), self.step)
-                if "intervention_rate" in info:
-                    self.intervention_rates.append((self.step, info["intervention_rate"]))
-                    tb.add_scalar("train/intervention_rate", info["intervention_rate"], self.step)
-                now = time.time()
-                if now - window_t > 1.0:
-                    ups = (self.updates - window_updates) / (now - window_t)
-                    window_t, window_updates = now, self.updates
-                    tb.add_scalar("perf/updates_per_s", ups, self.step)
-                human = {"human": f"{info['intervention_rate']:.0%}"} if "intervention_rate" in info else {}
-                bar.set_postfix(eval=f"{last_eval.success_rate:.0%}" if last_eval else "-",
-                                train=f"{np.mean(recent):.0%}", ups=f"{ups:.0f}", **human, refresh=False)
-                ep_return, ep_len = 0.0, 0
-                if self.step >= self.next_ckpt:
-                    self.next_ckpt += cfg.checkpoint_every
-                    self.save()
-                if self.step >= cfg.steps or (cfg.stop_at_success > 0 and last_eval is not None
-                                              and last_eval.success_rate >= cfg.stop_at_success):
-                    break
-                obs, _ = self.env.reset()
-        bar.close()
-        if last_eval is None or self.evals[-1][0] != self.step:
-            last_eval = self._evaluate()
-            tb.add_scalar("eval/success_rate", last_eval.success_rate, self.step)
-        ckpt = self.save()
-        tb.close()
+        final_eval = self.loop.run(self)
         wall = time.time() - t0
-        self.log(f"{cfg.task}: {self.step} steps, {self.updates} updates in {wall:.0f}s; eval {last_eval}")
-        self.log(f"checkpoint: {ckpt}")
-        return TrainResult(self.run_dir, ckpt, last_eval, self.step, self.updates, wall, list(self.evals))
+        self.log(f"{cfg.task}: {self.step} steps, {self.updates} updates in {wall:.0f}s; eval {final_eval}")
+        self.log(f"checkpoint: {self.loop.checkpoint}")
+        return TrainResult(self.run_dir, self.loop.checkpoint, final_eval, self.step, self.updates, wall,
+                           list(self.evals))

@@ -28,6 +28,11 @@ def _cmd_tasks(args: argparse.Namespace) -> int:
     return 0
 
 
+def _demos_arg(value: str | None) -> tuple[int | None, str | None]:
+    """--demos N_OR_FILE -> (scripted demo episodes, demo file)."""
+    return (int(value), None) if (value or "").isdigit() else (None, value)
+
+
 def _cmd_train(args: argparse.Namespace) -> int:
     from roboloop.policies.train_loop import Trainer
     if args.async_:
@@ -35,7 +40,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     if args.resume:
         trainer = Trainer.resume(args.resume, steps=args.steps, progress=not args.no_progress)
     else:
-        demos, demo_file = (int(args.demos), None) if (args.demos or "").isdigit() else (None, args.demos)
+        demos, demo_file = _demos_arg(args.demos)
         cfg = build_train_config(args.task, args.config, args.overrides, steps=args.steps, seed=args.seed,
                                  demos=demos, demo_file=demo_file, run_dir=args.run_dir, teleop=args.teleop)
         trainer = Trainer(cfg, run_dir=args.out, progress=not args.no_progress)
@@ -51,7 +56,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     from roboloop.envs import env_spec, make_env
     from roboloop.gym_adapter import SuccessRule
     from roboloop.policies.evaluate import evaluate
-    from roboloop.policies.train_loop import load_agent
+    from roboloop.policies.train_loop import load_actor
     ckpt = load_checkpoint(args.checkpoint, load_replay=False)  # read and verified once
     task = args.task or ckpt.meta["config"]["task"]
     env_kwargs = ckpt.meta["config"].get("env", {})
@@ -63,9 +68,9 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     success = from_dict(SuccessRule, deep_merge(ckpt.meta["config"].get("success", {}), extra), prefix="success.")
     env = make_env(task, env_kwargs, ckpt.meta["config"].get("wrappers", []), training=False, success=success,
                    render_mode="rgb_array" if args.video else None)
-    agent, _, _ = load_agent(ckpt, env)
+    actor = load_actor(ckpt, env_spec(env))   # the policy alone: no critics, no optimizers
     frames: list | None = [] if args.video else None
-    result = evaluate(lambda o: agent.act(o, deterministic=True), env, args.episodes, args.seed, frames)
+    result = evaluate(lambda o: actor.act(o, deterministic=True), env, args.episodes, args.seed, frames)
     print(f"{task}: {result}")
     print(f"eval success rate: {result.success_rate:.2f}")
     if args.video:
@@ -76,7 +81,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
-# ------------------------------------------------------------------ actor-learner split (issue 5)
+# ------------------------------------------------------------------ actor-learner split
 def _cmd_keys(args: argparse.Namespace) -> int:
     from roboloop.policies.transport.security import create_keys
     for path in create_keys(args.folder, args.name, args.overwrite):
@@ -102,8 +107,9 @@ def _cmd_learn(args: argparse.Namespace) -> int:
         if args.init:   # fine-tuning: the trained run's config, then the flags and --set on top
             from roboloop.checkpoint import load_checkpoint
             base = load_checkpoint(args.init, load_replay=False).meta["config"]
+        demos, demo_file = _demos_arg(args.demos)
         cfg = build_train_config(args.task, args.config, args.overrides, base=base, steps=args.steps, seed=args.seed,
-                                 demos=args.demos, run_dir=args.run_dir)
+                                 demos=demos, demo_file=demo_file, run_dir=args.run_dir)
         run_dir = Path(args.out) if args.out else Path(cfg.run_dir) / \
             f"{cfg.task}-s{cfg.seed}-learner-{time.strftime('%Y%m%d-%H%M%S')}"
     from roboloop.policies.transport.store import StoreError
@@ -135,8 +141,9 @@ def _train_async(args: argparse.Namespace) -> int:
     import subprocess
     if args.resume:
         raise ConfigError("train --async cannot resume a checkpoint; use `roboloop learn --resume RUN_DIR`")
+    demos, demo_file = _demos_arg(args.demos)
     cfg = build_train_config(args.task, args.config, args.overrides, steps=args.steps, seed=args.seed,
-                             demos=args.demos, run_dir=args.run_dir)  # fails here, not in a child, on bad keys
+                             demos=demos, demo_file=demo_file, run_dir=args.run_dir)  # fails here, not in a child, on bad keys
     out = Path(args.out) if args.out else Path(cfg.run_dir) / f"{cfg.task}-s{cfg.seed}-async-{time.strftime('%Y%m%d-%H%M%S')}"
     out.mkdir(parents=True, exist_ok=True)
     (out / "learner.endpoint").unlink(missing_ok=True)
@@ -386,7 +393,9 @@ def build_parser() -> argparse.ArgumentParser:
     ln.add_argument("--steps", type=int, help="received env steps to train on")
     ln.add_argument("--seed", type=int)
     ln.add_argument("--config", help="YAML file with TrainConfig keys")
-    ln.add_argument("--demos", type=int, help="scripted-expert demo episodes for RLPD")
+    ln.add_argument("--demos", metavar="N_OR_FILE",
+                    help="N scripted-expert demo episodes, or a demo file from `roboloop record` (RLPD), as in train; "
+                         "steps a person drove on an actor arrive flagged and go to the demo buffer too")
     ln.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                     help="override a config key, e.g. --set transport.publish_every=50 --set sac.utd_ratio=4")
     ln.add_argument("--run-dir", help="parent folder of runs (default runs/)")

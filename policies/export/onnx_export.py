@@ -7,6 +7,7 @@ The log-std half of the actor head and the critics are left out. Observation nor
 checkpoint carries it (model["obs_norm"] = {"mean": (D,), "std": (D,)}), is folded into the first
 layer's weights; action scaling is emitted only when the action space is not already [-1, 1].
 Metadata (onnx metadata_props): roboloop_format, roboloop_version, task, env_spec (JSON), inputs.
+The exported file acts again through `OnnxPolicy` (the policy interface, policies/policy.py).
 """
 from __future__ import annotations
 
@@ -43,23 +44,25 @@ def fold_input_normalization(linear: nn.Linear, mean: torch.Tensor, std: torch.T
 
 
 class DeterministicActor(nn.Module):
-    """The export graph of a SAC agent: obs -> scaled tanh(mu(obs)), plain float32 modules only.
+    """The export graph of an `Actor` (policies/actor.py; or of the agent, which owns one):
+    obs -> scaled tanh(mu(obs)), plain float32 modules only.
 
-    Built from copies of the agent's weights, so it runs without autocast and without the log-std head.
+    Built from copies of the actor's weights, so it runs without autocast and without the log-std head.
     """
 
-    def __init__(self, agent, obs_norm: dict | None = None, act_low: np.ndarray | None = None,
+    def __init__(self, source, obs_norm: dict | None = None, act_low: np.ndarray | None = None,
                  act_high: np.ndarray | None = None):
         super().__init__()
-        actor = agent.actor
+        source = getattr(source, "pi", source)   # the agent's Actor
+        actor = source.actor
         linears = [m for m in actor.trunk if isinstance(m, nn.Linear)]
-        act_dim = agent.act_dim
+        act_dim = source.act_dim
         head = nn.Linear(actor.head.in_features, act_dim)
         with torch.no_grad():  # the first A rows of the head are mu; the rest are log-std
             head.weight.copy_(actor.head.weight[:act_dim])
             head.bias.copy_(actor.head.bias[:act_dim])
-        self.image_keys = list(agent.image_keys)
-        self.encoder = copy.deepcopy(agent.encoder) if self.image_keys else None
+        self.image_keys = list(source.image_keys)
+        self.encoder = copy.deepcopy(source.encoder) if self.image_keys else None
         if self.encoder is not None:
             self.encoder.low_precision = False  # the exported graph is float32 throughout
         if obs_norm is not None:
@@ -108,23 +111,22 @@ class OnnxExport:
 
 
 def actor_from_checkpoint(source: str | Path | Checkpoint):
-    """(agent, env, checkpoint) for a checkpoint folder: the agent rebuilt on its own task's env spec."""
-    from roboloop.envs import make_env
-    from roboloop.policies.train_loop import load_agent
+    """(actor, env, checkpoint) for a checkpoint folder: its `Actor`, built from the checkpoint's env spec
+    and architecture (no critics), checked against its own task's env."""
+    from roboloop.envs import env_spec, make_env
+    from roboloop.policies.train_loop import load_actor
     ckpt = source if isinstance(source, Checkpoint) else load_checkpoint(source, load_replay=False)
     env = make_env(ckpt.meta["config"]["task"], ckpt.meta["config"].get("env", {}))
-    agent, _, _ = load_agent(ckpt, env)
-    agent.eval()
-    return agent, env, ckpt
+    return load_actor(ckpt, env_spec(env)), env, ckpt
 
 
 def export_onnx(source: str | Path | Checkpoint, out: str | Path) -> OnnxExport:
     """Write the deterministic actor of checkpoint `source` to `out` (.onnx) and check it with onnx.checker."""
     import onnx
 
-    agent, env, ckpt = actor_from_checkpoint(source)
+    actor, env, ckpt = actor_from_checkpoint(source)
     spec = ckpt.meta["env_spec"]
-    module = DeterministicActor(agent, ckpt.model.get("obs_norm"), env.action_space.low, env.action_space.high)
+    module = DeterministicActor(actor, ckpt.model.get("obs_norm"), env.action_space.low, env.action_space.high)
     obs_space = env.observation_space
     input_names = ["state"] + module.image_keys
     example = tuple(torch.as_tensor(obs_space[k].sample()[None]) for k in input_names)
@@ -155,7 +157,7 @@ def record_observations(source: str | Path | Checkpoint, n: int, seed: int = 0) 
 
     These are the states the exported policy will really see, unlike samples from the observation box.
     """
-    agent, env, _ = actor_from_checkpoint(source)
+    actor, env, _ = actor_from_checkpoint(source)
     obs_list: list[dict] = []
     ep = 0
     while len(obs_list) < n:
@@ -163,7 +165,7 @@ def record_observations(source: str | Path | Checkpoint, n: int, seed: int = 0) 
         done = False
         while not done:
             obs_list.append(obs)
-            obs, _, terminated, truncated, _ = env.step(agent.act(obs, deterministic=True))
+            obs, _, terminated, truncated, _ = env.step(actor.act(obs, deterministic=True))
             done = terminated or truncated
         ep += 1
     env.close()
@@ -186,3 +188,26 @@ def run_torch(module: DeterministicActor, obs: dict[str, np.ndarray]) -> np.ndar
 def read_metadata(path: str | Path) -> dict[str, str]:
     import onnx
     return {p.key: p.value for p in onnx.load(str(path), load_external_data=False).metadata_props}
+
+
+class OnnxPolicy:
+    """An exported actor (.onnx from `export_onnx`) run by onnxruntime, behind the policy interface:
+    act(obs) -> action (A,) float32. The graph holds only the mean action, so `deterministic` has no
+    effect. The file's own metadata says which inputs it takes; a missing input is a ValueError."""
+
+    def __init__(self, path: str | Path):
+        import onnxruntime as ort
+        self.path = Path(path)
+        meta = read_metadata(self.path)
+        if meta.get("roboloop_format") != FORMAT:
+            raise ExportError(f"{self.path} is not a roboloop actor (format {meta.get('roboloop_format')!r})")
+        self.env_spec = json.loads(meta["env_spec"])
+        self.session = ort.InferenceSession(str(self.path), providers=["CPUExecutionProvider"])
+        self.input_names = [i.name for i in self.session.get_inputs()]
+
+    def act(self, obs: dict[str, np.ndarray], deterministic: bool = False) -> np.ndarray:
+        missing = [k for k in self.input_names if k not in obs]
+        if missing:
+            raise ValueError(f"observation has no {missing} (the exported actor takes {self.input_names})")
+        feed = {k: np.asarray(obs[k])[None] for k in self.input_names}
+        return self.session.run(["action"], feed)[0][0].astype(np.float32)

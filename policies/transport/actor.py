@@ -4,6 +4,9 @@
     obs -> policy -> env.step -> push(step)  --->  queue -> batches every N steps / T ms -> learner
     swap in the newest policy between steps  <---  weights: decoded and loaded into a fresh copy here
 
+The policy is an `Actor` (policies/actor.py) built from the learner's env spec and actor architecture
+(its welcome); weights are the agent's `actor_state()`.
+
 The sender keeps every batch until the learner acknowledges it (= on the learner's disk), resends what
 is not acknowledged within ack_timeout_s or after the learner comes back, and keeps at most
 max_unacked batches (the oldest drop, counted) so a long outage cannot exhaust memory. Pings every
@@ -25,11 +28,12 @@ from typing import Callable
 import msgpack
 import numpy as np
 import torch
-import torch.nn as nn
 import zmq
 
+from roboloop.gym_adapter import SuccessRule
+from roboloop.policies.actor import Actor, ActorArch
 from roboloop.policies.actor_loop import ActorLoop
-from roboloop.policies.config import TrainConfig, from_dict
+from roboloop.policies.config import from_dict
 from roboloop.policies.transport.batch import Step, pack_batch
 from roboloop.policies.transport.peers import RateLimitedLog
 from roboloop.policies.transport.schema import TO_ACTOR, check as check_message
@@ -42,19 +46,13 @@ class ConnectError(RuntimeError):
     """No learner answered the actor's hello in time."""
 
 
-class ActorPolicy(nn.Module):
-    """The part of SAC an actor runs: encoder + squashed-Gaussian actor, with SAC's parameter names."""
-
-    def __init__(self, agent):
-        super().__init__()
-        self.encoder, self.actor = agent.encoder, agent.actor
-
-    @torch.no_grad()
-    def act(self, obs: dict[str, np.ndarray], deterministic: bool = False) -> np.ndarray:
-        """One observation -> action (A,) float32 in [-1, 1]."""
-        feat = self.encoder({k: torch.as_tensor(v)[None] for k, v in obs.items()})
-        a = self.actor.deterministic(feat) if deterministic else self.actor.sample(feat)[0]
-        return a[0].numpy().astype(np.float32)
+def welcome_actor(welcome: dict) -> Actor:
+    """The actor a learner's welcome describes (its env spec and actor architecture), untrained."""
+    try:
+        return Actor.from_spec(welcome["env_spec"], ActorArch.from_dict(welcome["actor"]))
+    except (KeyError, TypeError, ValueError) as e:
+        raise ConnectError(f"the learner's welcome does not describe an actor ({e!r}); "
+                           f"is it a roboloop learner of another version?") from None
 
 
 def _ranges(seqs: list[int]) -> list[list[int]]:
@@ -92,8 +90,8 @@ class ActorClient:
         self._stop = threading.Event()
         self.welcome: dict | None = None
         self._welcomed = threading.Event()
-        self._template: ActorPolicy | None = None
-        self._policy: tuple[int, ActorPolicy] | None = None
+        self._template: Actor | None = None
+        self._policy: tuple[int, Actor] | None = None
         self._pending_weights: Message | None = None
         self.learner_stopped = False
         self.learner_version = 0
@@ -110,7 +108,7 @@ class ActorClient:
 
     # ----------------------------------------------------------------------- control-loop side
     def connect(self, env_spec: dict | None = None, timeout_s: float = 60.0) -> dict:
-        """Start the sender and wait for the learner's welcome (its config and env spec)."""
+        """Start the sender and wait for the learner's welcome (see `welcome_actor` for what it holds)."""
         self._hello = Message("hello", {"actor": self.name, "env_spec": env_spec})
         self._thread.start()
         if not self._welcomed.wait(timeout_s):
@@ -122,7 +120,7 @@ class ActorClient:
             raise ConnectError(f"the learner at {self.endpoint} refused this actor: {self._error}")
         return self.welcome
 
-    def set_policy_template(self, policy: ActorPolicy) -> None:
+    def set_policy_template(self, policy: Actor) -> None:
         self._template = copy.deepcopy(policy)
 
     def push(self, step: Step, episode: dict | None = None) -> None:
@@ -135,7 +133,7 @@ class ActorClient:
             if episode is not None:
                 self._episodes.append(episode)
 
-    def policy(self) -> tuple[int, ActorPolicy | None]:
+    def policy(self) -> tuple[int, Actor | None]:
         """(weights version, policy) of the newest weights; (0, None) before the first arrive."""
         p = self._policy
         return (0, None) if p is None else p
@@ -268,7 +266,7 @@ class ActorClient:
         m = msg.meta
         if msg.type == "welcome":
             try:
-                tcfg = from_dict(TrainConfig, m["config"]).transport
+                tcfg = from_dict(TransportConfig, m["transport"])
             except Exception as e:  # a learner of another version: keep our defaults, say so
                 tcfg = self.tcfg
                 self.log(f"could not read the learner's transport settings ({e}); using defaults")
@@ -320,8 +318,8 @@ class ActorClient:
             return
         policy = copy.deepcopy(self._template)
         try:
-            policy.load_state_dict({k: torch.from_numpy(v.copy()) for k, v in msg.arrays.items()}, strict=True)
-        except (RuntimeError, KeyError) as e:
+            policy.load_actor_state(msg.arrays)
+        except ValueError as e:
             self.log(f"ignored weights v{version} that do not fit this actor's networks: {e}")
             return
         self._policy = (version, policy)
@@ -355,7 +353,6 @@ def run_actor(endpoint: str, task: str | None = None, steps: int = 0, rate_hz: f
     """
     from roboloop.checkpoint import check_spec
     from roboloop.envs import env_spec, make_env
-    from roboloop.policies.train_loop import build_agent
 
     torch.set_num_threads(1)   # the actor shares the machine with the learner
     client = ActorClient(endpoint, keys, key_name, insecure, name, log)
@@ -364,13 +361,13 @@ def run_actor(endpoint: str, task: str | None = None, steps: int = 0, rate_hz: f
         env = make_env(task)
         spec = env_spec(env)
     welcome = client.connect(spec, connect_timeout_s)
-    cfg = from_dict(TrainConfig, welcome["config"])
-    env = make_env(task or cfg.task, cfg.env, cfg.wrappers, success=cfg.success)
+    how = welcome["env"]
+    env = make_env(task or how["task"], how["env"], how["wrappers"], success=SuccessRule(**how["success"]))
     check_spec(welcome["env_spec"], env_spec(env))
-    template = ActorPolicy(build_agent(cfg, env))
+    template = welcome_actor(welcome)
     template.act(env.observation_space.sample())   # torch's one-time kernel setup (~0.5 s) before the loop, not in it
     client.set_policy_template(template)
-    log(f"{client.name}: connected to {endpoint}, task {cfg.task}" + (f", {rate_hz:g} Hz" if rate_hz else ""))
+    log(f"{client.name}: connected to {endpoint}, task {task or how['task']}" + (f", {rate_hz:g} Hz" if rate_hz else ""))
 
     stop = threading.Event()
     if threading.current_thread() is threading.main_thread():

@@ -23,20 +23,8 @@ from typing import Any, Mapping
 import numpy as np
 
 from roboloop.policies.replay import ReplayBuffer
+from roboloop.policies.training import Layout  # noqa: F401  (the transport checks batches against it)
 from roboloop.policies.transport.wire import Message, WireError
-
-
-@dataclass
-class Layout:
-    """Observation shapes/dtypes and action size of a task (from roboloop.envs.obs_layout)."""
-
-    shapes: dict[str, tuple[int, ...]]
-    dtypes: dict[str, np.dtype]
-    act_dim: int
-
-    @property
-    def image_keys(self) -> list[str]:
-        return [k for k, s in self.shapes.items() if len(s) == 3]
 
 
 @dataclass

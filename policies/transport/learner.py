@@ -1,17 +1,21 @@
 """`roboloop learn`: the learner server. One ROUTER socket serves every actor.
 
-    actor --hello-->        learner --welcome (config, env spec, session)--> actor   (+ the current weights)
+    actor --hello-->        learner --welcome (transport settings, env, env spec, actor architecture,
+                                       session)--> actor   (+ the current weights)
     actor --transitions-->  learner: check, append to the store, fsync, add to replay --ack--> actor
     actor --ping (stats)--> learner --pong (weight version)--> actor
-    learner --weights (version, actor + encoder tensors only)--> every live actor, every publish_every updates
+    learner --weights (version, the agent's actor_state())--> every live actor, every publish_every updates
     learner --stop--> actors, when training is over
 
-The loop is single-threaded and never blocks for long: it drains the socket, makes one SAC update when
-the update budget allows (updates_per_step per received transition), and publishes weights. Every
+Training is the same loop as `roboloop train` (policies/training.py), fed by the socket instead of an
+env: single-threaded, it drains the socket, makes one SAC update when the update budget allows
+(updates_per_step per received transition), and publishes weights. Demos, demo files, interventions
+(steps flagged `intervened` go to the demo buffer too), --init and --resume behave as in `train`. Every
 message is decoded and checked against the schema (transport/schema.py) before anything acts on it; one
 that fails is answered with an 'error' naming the field, counted and logged (rate limited); it never
 stops the learner. Batches are de-duplicated per actor session (transport/peers.py), so a restarted
-actor under the same name never collides with its predecessor. Acknowledgements go out only after the store's fsync (group commit), so an
+actor under the same name never collides with its predecessor. Acknowledgements go out only after the
+store's fsync (group commit), so an
 acknowledged transition survives kill -9; `roboloop learn --resume RUN` rebuilds the replay from the
 store and continues from the last checkpoint's networks.
 """
@@ -29,16 +33,17 @@ import numpy as np
 import torch
 import yaml
 import zmq
-from tqdm import tqdm
 from zmq.utils.monitor import recv_monitor_message
 
 from roboloop.checkpoint import CheckpointError, check_spec, find_checkpoint, load_checkpoint, save_checkpoint
-from roboloop.policies.config import TrainConfig, to_dict
 from roboloop.envs import env_spec, make_env, obs_layout
-from roboloop.policies.evaluate import EvalResult, evaluate
-from roboloop.policies.replay import ReplayBuffer, sample_rlpd, to_torch
-from roboloop.policies.train_loop import _load_agent_state, build_agent, collect_demos, load_prior
-from roboloop.policies.transport.batch import Layout, add_to_replay
+from roboloop.policies.callbacks import (Callback, CheckpointCallback, EvalCallback, ProgressCallback,
+                                         TensorBoardCallback)
+from roboloop.policies.config import TrainConfig, to_dict
+from roboloop.policies.evaluate import EvalResult
+from roboloop.policies.sac import actor_arch
+from roboloop.policies.training import Layout, TrainingLoop, load_agent_state
+from roboloop.policies.transport.batch import add_to_replay
 from roboloop.policies.transport.peers import PeerTable, RateLimitedLog, Sessions, read_or_create_key
 from roboloop.policies.transport.schema import TO_LEARNER, SchemaError, check as check_message
 from roboloop.policies.transport.security import check_endpoint, secure_server
@@ -53,9 +58,17 @@ SESSION_KEY_FILE = "sessions.key"
 
 
 def actor_weights(agent) -> dict[str, np.ndarray]:
-    """What an actor needs to act: the actor network and (for images) the trained encoder. No critics,
-    no target networks, no temperature."""
-    return {k: v.detach().cpu().numpy() for k, v in agent.state_dict().items() if k.startswith(("actor.", "encoder."))}
+    """What an actor needs to act, as arrays: the agent's actor_state() (no critics, no target networks,
+    no temperature)."""
+    return {k: v.cpu().numpy() for k, v in agent.actor_state().items()}
+
+
+def welcome_meta(cfg: TrainConfig, spec: dict) -> dict:
+    """What an actor needs from the learner: the transport settings, how to make the env, the env
+    spec, and the actor's architecture (not the training config)."""
+    return {"transport": to_dict(cfg.transport),
+            "env": {"task": cfg.task, "env": cfg.env, "wrappers": cfg.wrappers, "success": to_dict(cfg.success)},
+            "env_spec": spec, "actor": actor_arch(cfg.sac).to_dict()}
 
 
 @dataclass
@@ -77,6 +90,8 @@ def _dedup_key(meta: dict) -> str:
 class Learner:
     """A learner server for one run folder (config.yaml, transitions.rlog, checkpoint/, tb/)."""
 
+    in_process = False   # as a source of the training loop: transitions come from actors over the socket
+
     def __init__(self, cfg: TrainConfig, run_dir: str | Path, bind: str, keys: str | Path | None = None,
                  insecure: bool = False, resume: bool = False, progress: bool = True,
                  log: Callable[[str], None] = print, init: str | Path | None = None):
@@ -88,21 +103,15 @@ class Learner:
         torch.set_num_threads(cfg.torch_threads or max(1, (os.cpu_count() or 1) - 1))
         if self.tcfg.learner_nice > 0:
             os.nice(self.tcfg.learner_nice)   # idle CPU still goes to the learner; a control loop goes first
-        torch.manual_seed(cfg.seed)
-        self.rng = np.random.default_rng(cfg.seed)
         self.eval_env = make_env(cfg.task, cfg.env, cfg.wrappers, training=False, success=cfg.success)
         self.spec = env_spec(self.eval_env)
-        shapes, dtypes, act_dim = obs_layout(self.eval_env)
-        self.layout = Layout(shapes, dtypes, act_dim)
-        self.agent = build_agent(cfg, self.eval_env)
-        self.online = ReplayBuffer(shapes, dtypes, act_dim, cfg.replay_capacity)
-        max_len = self.spec["max_episode_steps"] or 1_000
-        # RLPD demo buffer: scripted demos, and every step a person drove (batches flag them `intervened`)
-        self.demo = ReplayBuffer(shapes, dtypes, act_dim, cfg.demos * (max_len + 2) + cfg.replay_capacity + 2)
-        self.received = self.updates = self.version = self.rejected = self.episodes = self.refused = 0
-        self.prior_demos = False    # the demo buffer came with --init's checkpoint (no scripted demos collected)
+        self.layout = Layout(*obs_layout(self.eval_env))
+        # actors flag the steps a person drove; the demo buffer keeps room for them
+        self.loop = TrainingLoop(cfg, self.spec, self.layout, interventions=True,
+                                 updates_per_step=self.tcfg.updates_per_step, log=log, progress=progress)
+        self.version = self.rejected = self.episodes = self.refused = 0
         self._refused_logged = -1e9
-        self.evals: list[tuple[int, float]] = []
+        self._ended: list[dict] = []     # episodes reported by actors since the last round
         self.seen: dict[str, set[int]] = defaultdict(set)    # session -> seqs already stored: resends are re-acked
         self.peers = PeerTable(self.tcfg.max_peers, self.tcfg.peer_timeout_s, 6 * self.tcfg.peer_timeout_s)
         self.log_rejected = RateLimitedLog(log)
@@ -117,8 +126,14 @@ class Learner:
         elif self.store.records:
             raise ValueError(f"{self.run_dir} already holds {self.store.records} stored batches; continue it with "
                              f"`roboloop learn --resume {self.run_dir}` or choose a new --out")
-        self.next_eval = (self.received // cfg.eval_every + 1) * cfg.eval_every if cfg.eval_every > 0 else None
-        self.next_ckpt = (self.received // cfg.checkpoint_every + 1) * cfg.checkpoint_every
+        self.eval_cb = EvalCallback(self.eval_env, cfg.eval_every, cfg.eval_episodes, cfg.seed + 500_000,
+                                    cfg.stop_at_success, after_first_update=True)
+        self.ckpt_cb = CheckpointCallback(self.save, cfg.checkpoint_every)
+        self.eval_cb.start_after(self.received)
+        self.ckpt_cb.start_after(self.received)
+        self.tb_cb = TensorBoardCallback(self.run_dir / "tb", perf_every_s=2.0)
+        self.loop.callbacks = [self.eval_cb, _Broadcast(self), self.tb_cb,
+                               ProgressCallback(f"learn {cfg.task}", progress, log), self.ckpt_cb]
 
         self.ctx = zmq.Context()
         self.sock = self.ctx.socket(zmq.ROUTER)
@@ -138,6 +153,16 @@ class Learner:
         (self.run_dir / ENDPOINT_FILE).write_text(self.endpoint + "\n")
         self.run_id = uuid.uuid4().hex[:8]
 
+    # the loop's state: received env steps are its steps
+    agent = property(lambda self: self.loop.agent)
+    online = property(lambda self: self.loop.online)
+    demo = property(lambda self: self.loop.demo)
+    rng = property(lambda self: self.loop.rng)
+    evals = property(lambda self: self.loop.evals)
+    prior_demos = property(lambda self: self.loop.prior_demos)
+    received = property(lambda self: self.loop.step, lambda self, n: setattr(self.loop, "step", n))
+    updates = property(lambda self: self.loop.updates, lambda self, n: setattr(self.loop, "updates", n))
+
     # ---------------------------------------------------------------------------------- resume
     def _init_from(self, path: str | Path, networks: bool = True) -> None:
         """Start from a trained agent (fine-tuning a sim-trained policy on the robot): its networks,
@@ -146,9 +171,7 @@ class Learner:
         steps do not overwrite what the sim run learned. The path is kept in the run folder, so
         `--resume` reloads the same prior data."""
         ckpt = load_checkpoint(path)
-        check_spec(ckpt.meta["env_spec"], self.spec)
-        counts = load_prior(ckpt, self.agent, self.online, self.demo, networks)
-        self.prior_demos = counts.get("demo", 0) > 0
+        counts = self.loop.init_from(ckpt, networks)
         (self.run_dir / INIT_FILE).write_text(str(ckpt.path.resolve()) + "\n")
         self.log(f"{'networks and ' if networks else ''}prior data from {ckpt.path} (fine-tuning): "
                  + ", ".join(f"{n} {name} transitions" for name, n in counts.items()))
@@ -166,10 +189,12 @@ class Learner:
             if ckpt.path.name != "checkpoint":
                 self.log(f"a checkpoint save was interrupted; resuming from its newest complete copy {ckpt.path}")
             check_spec(ckpt.meta["env_spec"], self.spec)
-            _load_agent_state(self.agent, ckpt.model, ckpt.path)
+            load_agent_state(self.agent, ckpt.model, ckpt.path)
             c = ckpt.meta["counters"]
             self.updates, self.version = c["updates"], c["version"]
-            self.evals = [tuple(e) for e in ckpt.meta.get("evals", [])]
+            self.evals[:] = [tuple(e) for e in ckpt.meta.get("evals", [])]
+        # the demos (scripted, demo file) are made again, as they were, before the stored transitions
+        self.loop.fill_demos()
         for payload in self.store:
             msg = decode(record_to_frames(payload))
             self.received += add_to_replay(self.online, msg, self.demo)
@@ -208,7 +233,7 @@ class Learner:
         return encode(Message("weights", {"version": self.version, "updates": self.updates},
                               actor_weights(self.agent)))
 
-    def _handle(self, identity: bytes, frames: list, acks: dict[bytes, list[int]], tb) -> None:
+    def _handle(self, identity: bytes, frames: list, acks: dict[bytes, list[int]]) -> None:
         try:
             msg = decode(frames, self.tcfg.max_message_mb << 20)
         except WireError as e:
@@ -229,7 +254,7 @@ class Learner:
                 session = self.sessions.issue(actor)
             peer, back = self.peers.touch(actor, session, identity)
             self.log(f"actor {actor} connected")
-            self._send(identity, Message("welcome", {"config": to_dict(self.cfg), "env_spec": self.spec,
+            self._send(identity, Message("welcome", {**welcome_meta(self.cfg, self.spec),
                                                      "version": self.version, "run": self.run_id,
                                                      "session": session}))
             if self.version > 0:
@@ -254,12 +279,10 @@ class Learner:
                 self.received += add_to_replay(self.online, msg, self.demo)
                 for ep in msg.meta.get("episodes") or []:
                     self.episodes += 1
-                    if tb is not None:
-                        tb.add_scalar("train/episode_return", float(ep["return"]), self.received)
-                        tb.add_scalar("train/success", float(ep["success"]), self.received)
+                    self._ended.append(ep)
             acks[identity].append(seq)
 
-    def _poll(self, timeout_ms: int, tb) -> None:
+    def _poll(self, timeout_ms: int) -> None:
         """Drain the socket (waiting up to timeout_ms for the first message), persist, then acknowledge."""
         acks: dict[bytes, list[int]] = defaultdict(list)
         if self.sock.poll(timeout_ms):
@@ -271,7 +294,7 @@ class Learner:
                 if problem:
                     self._reject(identity, problem)
                 else:
-                    self._handle(identity, frames, acks, tb)
+                    self._handle(identity, frames, acks)
         if acks:
             self.store.sync()   # group commit: one fsync covers every batch acknowledged below
             for identity, seqs in acks.items():
@@ -322,95 +345,33 @@ class Learner:
             self.log(f"actor {peer.name} silent for {self.tcfg.peer_timeout_s:.0f}s; training goes on without it")
 
     # -------------------------------------------------------------------------------- learning
-    def _sample(self) -> dict:
-        return to_torch(sample_rlpd(self.online, self.demo, self.cfg.sac.batch_size, self.rng))
+    def collect(self, loop: TrainingLoop, wait_ms: int) -> list[dict]:
+        """The training loop's source: drain the socket (stored, acknowledged, into the buffers)."""
+        self._poll(wait_ms)
+        ended, self._ended = self._ended, []
+        episodes = []
+        for ep in ended:   # actors' episode summaries, as far as they are numbers
+            try:
+                episodes.append({"return": float(ep.get("return", 0.0)), "success": bool(ep.get("success"))})
+            except (TypeError, ValueError):
+                self.log(f"ignored an episode summary that is not numbers: {ep!r}")
+        return episodes
 
-    def _budget(self) -> float:
-        """Update calls allowed so far (inf when uncapped, 0 before learning starts)."""
-        if self.received < self.cfg.learning_starts or self.online.num_added == 0:
-            return 0
-        k = self.tcfg.updates_per_step
-        return float("inf") if k <= 0 else k * (self.received - self.cfg.learning_starts + 1) * self.cfg.sac.utd_ratio
-
-    def _evaluate(self) -> EvalResult:
-        result = evaluate(lambda o: self.agent.act(o, deterministic=True), self.eval_env,
-                          self.cfg.eval_episodes, seed=self.cfg.seed + 500_000)
-        self.evals.append((self.received, result.success_rate))
-        return result
+    def next_round(self, loop: TrainingLoop) -> None:
+        pass
 
     def run(self) -> LearnResult:
         cfg = self.cfg
-        from torch.utils.tensorboard import SummaryWriter
-        tb = SummaryWriter(str(self.run_dir / "tb"))
-        if cfg.demos > 0 and not self.prior_demos:
-            collect_demos(cfg, self.demo, cfg.demos, self.log, self.progress)
         self.log(f"learner for {cfg.task} listening on {self.endpoint} "
                  f"({'CURVE' if self.auth else 'plain TCP'}); store {self.store.path}")
-        bar = tqdm(total=cfg.steps, initial=min(self.received, cfg.steps), desc=f"learn {cfg.task}", unit="step",
-                   disable=not self.progress, dynamic_ncols=True)
-        say = tqdm.write if self.progress else self.log
-        last_eval: EvalResult | None = None
-        window = (time.monotonic(), self.updates, self.received)
-        last_log = time.monotonic()
-        ups = tps = 0.0
-        while True:
-            can_update = self.updates < self._budget()
-            before = self.received
-            self._poll(0 if can_update else 20, tb)
-            bar.update(min(self.received, cfg.steps) - min(before, cfg.steps))
-            if can_update:
-                metrics = self.agent.update([self._sample() for _ in range(cfg.sac.utd_ratio)])
-                self.updates += cfg.sac.utd_ratio
-                if self.updates % (self.tcfg.publish_every * cfg.sac.utd_ratio) == 0:
-                    self._publish()
-                if self.updates % (100 * cfg.sac.utd_ratio) == 0:
-                    for k, v in metrics.items():
-                        tb.add_scalar(f"learner/{k}", float(v), self.received)
-            elif self.version == 0 and self.updates > 0:
-                self._publish()
-            now = time.monotonic()
-            if now - window[0] >= 2.0:
-                ups = (self.updates - window[1]) / (now - window[0])
-                tps = (self.received - window[2]) / (now - window[0])
-                window = (now, self.updates, self.received)
-                tb.add_scalar("perf/updates_per_s", ups, self.received)
-                tb.add_scalar("perf/transitions_per_s", tps, self.received)
-                for peer in self.peers.live():   # live peers only: the table forgets, so does TensorBoard
-                    for k in ("queue_depth", "unacked", "dropped_steps", "dropped_batches", "version_lag", "steps_per_s"):
-                        if isinstance(peer.stats.get(k), (int, float)):
-                            tb.add_scalar(f"actors/{peer.name}/{k}", float(peer.stats[k]), self.received)
-                self._check_peers()
-                bar.set_postfix(ups=f"{ups:.0f}", tps=f"{tps:.0f}", actors=len(self.peers.live()),
-                                eval=f"{last_eval.success_rate:.0%}" if last_eval else "-", refresh=False)
-            if not self.progress and now - last_log >= 10.0:
-                last_log = now
-                lag = {p.name: p.stats.get("version_lag") for p in self.peers.live()}
-                self.log(f"received {self.received} transitions, {self.updates} updates ({ups:.0f} updates/s, "
-                         f"{tps:.0f} transitions/s), weights v{self.version}, actors {lag or '-'} (version lag), "
-                         f"rejected {self.rejected}")
-            if self.next_eval is not None and self.received >= self.next_eval and self.updates > 0:
-                self.next_eval += cfg.eval_every
-                last_eval = self._evaluate()
-                tb.add_scalar("eval/success_rate", last_eval.success_rate, self.received)
-                say(f"received {self.received}, {self.updates} updates: eval {last_eval}")
-            if self.received >= self.next_ckpt:
-                self.next_ckpt += cfg.checkpoint_every
-                self.save()
-            done = self.received >= cfg.steps and not self.updates < self._budget()
-            if done or (cfg.stop_at_success > 0 and last_eval is not None
-                        and last_eval.success_rate >= cfg.stop_at_success):
-                break
-        bar.close()
-        if last_eval is None or self.evals[-1][0] != self.received:
-            last_eval = self._evaluate()
-        ckpt = self.save()
-        for peer in self.peers:
+        final_eval = self.loop.run(self)
+        for peer in self.peers.live():
             self._send(peer.identity, Message("stop", {"reason": "training finished"}))
-        tb.close()
         self.log(f"{cfg.task}: {self.received} transitions, {self.updates} updates, {self.rejected} rejected; "
-                 f"eval {last_eval}")
-        self.log(f"checkpoint: {ckpt}")
-        return LearnResult(self.run_dir, ckpt, last_eval, self.received, self.updates, self.rejected, list(self.evals))
+                 f"eval {final_eval}")
+        self.log(f"checkpoint: {self.loop.checkpoint}")
+        return LearnResult(self.run_dir, self.loop.checkpoint, final_eval, self.received, self.updates, self.rejected,
+                           list(self.evals))
 
     def close(self) -> None:
         if self.auth is not None:
@@ -420,3 +381,36 @@ class Learner:
         self.sock.close(linger=100)   # lets the final 'stop' messages leave
         self.ctx.term()
         self.store.close()
+
+
+class _Broadcast(Callback):
+    """The learner's part of each round: weights to the actors, actor liveness and stats, status lines."""
+
+    def __init__(self, learner: Learner):
+        self.learner = learner
+        self.last_perf = self.last_log = time.monotonic()
+
+    def on_update(self, loop: TrainingLoop, metrics: dict) -> None:
+        if loop.updates % (self.learner.tcfg.publish_every * loop.cfg.sac.utd_ratio) == 0:
+            self.learner._publish()
+
+    def on_step(self, loop: TrainingLoop) -> None:
+        ln = self.learner
+        if ln.version == 0 and loop.updates > 0 and not loop.updates < loop.update_budget():
+            ln._publish()   # the first weights, before publish_every updates when data comes slowly
+        now = time.monotonic()
+        if now - self.last_perf >= 2.0:
+            self.last_perf = now
+            for peer in ln.peers.live():   # live peers only: the table forgets, so does TensorBoard
+                for k in ("queue_depth", "unacked", "dropped_steps", "dropped_batches", "version_lag", "steps_per_s"):
+                    if isinstance(peer.stats.get(k), (int, float)):
+                        ln.tb_cb.scalar(f"actors/{peer.name}/{k}", float(peer.stats[k]), loop.step)
+            ln._check_peers()
+            loop.status = {"tps": f"{loop.perf.get('steps_per_s', 0.0):.0f}", "actors": str(len(ln.peers.live()))}
+        if not ln.progress and now - self.last_log >= 10.0:
+            self.last_log = now
+            lag = {p.name: p.stats.get("version_lag") for p in ln.peers.live()}
+            ln.log(f"received {loop.step} transitions, {loop.updates} updates "
+                   f"({loop.perf.get('updates_per_s', 0.0):.0f} updates/s, "
+                   f"{loop.perf.get('steps_per_s', 0.0):.0f} transitions/s), weights v{ln.version}, "
+                   f"actors {lag or '-'} (version lag), rejected {ln.rejected}")

@@ -15,9 +15,10 @@ from typing import Callable
 
 import numpy as np
 
-from roboloop.policies.config import TrainConfig, from_dict
 from roboloop.envs import env_spec, make_env, obs_layout
-from roboloop.policies.transport.actor import ActorClient, ActorPolicy, ConnectError
+from roboloop.policies.actor import Actor
+from roboloop.policies.config import TrainConfig, from_dict
+from roboloop.policies.transport.actor import ActorClient, ConnectError, welcome_actor
 from roboloop.policies.transport.batch import Step
 
 
@@ -28,31 +29,31 @@ class PolicySource:
                  insecure: bool = False, name: str = "ros-actor", connect_timeout_s: float = 60.0,
                  log: Callable[[str], None] = print, seed: int = 0):
         from roboloop.checkpoint import load_checkpoint
-        from roboloop.policies.train_loop import build_agent, load_agent
+        from roboloop.policies.train_loop import load_actor
         if not checkpoint and not endpoint:
             raise ValueError("the actor needs a checkpoint, a learner_address, or both")
         self.client: ActorClient | None = None
-        self.fixed: ActorPolicy | None = None
+        self.fixed: Actor | None = None
         self.rng = np.random.default_rng(seed)
-        cfg = None
+        how = None   # how to make the env: {"task", "env", "wrappers"}
         if checkpoint:
             ckpt = load_checkpoint(checkpoint, load_replay=False)
             cfg = from_dict(TrainConfig, ckpt.meta["config"])
+            how = {"task": cfg.task, "env": cfg.env, "wrappers": cfg.wrappers}
             self.env = make_env(cfg.task, cfg.env, cfg.wrappers, training=False)   # for its spaces; never stepped
-            agent, _, _ = load_agent(ckpt, self.env)
-            self.fixed = ActorPolicy(agent)
+            self.fixed = load_actor(ckpt, env_spec(self.env))
         if endpoint:
             self.client = ActorClient(endpoint, keys, key_name, insecure, name, log)
             try:
-                welcome = self.client.connect(env_spec(self.env) if cfg else None, connect_timeout_s)
+                welcome = self.client.connect(env_spec(self.env) if how else None, connect_timeout_s)
+                template = welcome_actor(welcome)
             except ConnectError as e:
                 raise ValueError(str(e)) from None
-            learner_cfg = from_dict(TrainConfig, welcome["config"])
-            if cfg is None:
-                cfg = learner_cfg
-                self.env = make_env(cfg.task, cfg.env, cfg.wrappers, training=False)
-            self.client.set_policy_template(ActorPolicy(build_agent(learner_cfg, self.env)))
-        self.task, self.cfg = cfg.task, cfg
+            if how is None:
+                how = welcome["env"]
+                self.env = make_env(how["task"], how["env"], how["wrappers"], training=False)
+            self.client.set_policy_template(template)
+        self.task, self.how = how["task"], how   # how the env is made: {"task", "env", "wrappers"}
         self.spec = env_spec(self.env)
         shapes, dtypes, self.act_dim = obs_layout(self.env)
         self.layout = {k: (tuple(shapes[k]), np.dtype(dtypes[k])) for k in shapes}
@@ -60,7 +61,7 @@ class PolicySource:
         self.max_episode_steps = int(self.spec.get("max_episode_steps") or 1000)
         self.act(self.env.observation_space.sample())   # torch's one-time setup now, not in the first step
 
-    def policy(self) -> tuple[int, ActorPolicy | None]:
+    def policy(self) -> tuple[int, Actor | None]:
         """(weights version, policy): the learner's newest, else the checkpoint's (version 0)."""
         if self.client is not None:
             version, pol = self.client.policy()

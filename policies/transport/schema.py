@@ -7,7 +7,8 @@ refused, and every array is finite and within its declared limits. A failure is 
 answer with an `error` that says exactly what to fix.
 
     to the learner                      to an actor
-    hello        actor, env_spec?, session?   welcome  config, env_spec, version, run, session
+    hello        actor, env_spec?, session?   welcome  transport, env, env_spec, actor, version,
+                                                       run, session
     ping         actor, stats?, session?      ack      seqs, version
     transitions  actor, seq, session,         pong     version, run
                  episodes?, version?          weights  version, updates  + numeric arrays
@@ -185,7 +186,8 @@ META: dict[str, tuple[dict[str, Check], dict[str, Check]]] = {   # type -> (requ
     "ping": ({"actor": _name}, {"stats": _optional(_stats), "session": _optional(_session)}),
     "transitions": ({"actor": _name, "seq": _SEQ, "session": _session},
                     {"episodes": _optional(_episodes), "version": _VERSION}),
-    "welcome": ({"config": _tree, "env_spec": _tree, "version": _VERSION, "run": _text(MAX_NAME),
+    "welcome": ({"transport": _tree, "env": _tree, "env_spec": _tree, "actor": _tree, "version": _VERSION,
+                 "run": _text(MAX_NAME),
                  "session": _session}, {}),
     "ack": ({"seqs": _seqs, "version": _VERSION}, {}),
     "pong": ({"version": _VERSION}, {"run": _text(MAX_NAME)}),

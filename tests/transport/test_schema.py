@@ -104,7 +104,8 @@ def test_the_learner_refuses_what_only_an_actor_takes(kind):
 
 
 @pytest.mark.parametrize("msg, field", [
-    (Message("welcome", {"config": {}, "env_spec": {}, "version": 0, "run": "r", "session": "x"}), "meta.session"),
+    (Message("welcome", {"transport": {}, "env": {}, "env_spec": {}, "actor": {}, "version": 0, "run": "r",
+                         "session": "x"}), "meta.session"),
     (Message("ack", {"seqs": "0,1", "version": 1}), "meta.seqs"),
     (Message("ack", {"seqs": [0, -4], "version": 1}), "meta.seqs[1]"),
     (Message("pong", {"version": "7"}), "meta.version"),
@@ -119,7 +120,8 @@ def test_an_actor_refuses_a_malformed_learner_message(msg, field):
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(kind=st.sampled_from(TO_ACTOR), meta=st.dictionaries(st.sampled_from(
-    ["config", "env_spec", "version", "run", "session", "seqs", "updates", "reason", "seq", "field"]), anything,
+    ["transport", "env", "actor", "env_spec", "version", "run", "session", "seqs", "updates", "reason", "seq",
+     "field"]), anything,
     max_size=6), nan_weights=st.booleans())
 def test_an_actor_survives_any_learner_message(kind, meta, nan_weights):
     client = ActorClient("tcp://127.0.0.1:9", name="probe", log=lambda m: None)
@@ -137,8 +139,9 @@ def test_an_actor_survives_any_learner_message(kind, meta, nan_weights):
 
 
 def test_an_actor_moves_unacknowledged_batches_into_the_session_a_new_learner_gives_it():
-    from roboloop.policies.config import TrainConfig, to_dict
+    from roboloop.policies.config import TrainConfig
     from roboloop.policies.transport.batch import Step
+    from roboloop.policies.transport.learner import welcome_meta
     client = ActorClient("tcp://127.0.0.1:9", name="A", log=lambda m: None)
     try:
         client.session = "a" * 32
@@ -146,7 +149,7 @@ def test_an_actor_moves_unacknowledged_batches_into_the_session_a_new_learner_gi
         for _ in range(3):
             client.push(Step(obs, np.zeros(4, np.float32), 0.0, obs, False, False))
             client._make_batch(1)
-        welcome = Message("welcome", {"config": to_dict(TrainConfig()), "env_spec": {}, "version": 0, "run": "r",
+        welcome = Message("welcome", {**welcome_meta(TrainConfig(), {}), "version": 0, "run": "r",
                                       "session": "b" * 32})
         client._receive(encode(welcome))
         assert client.session == "b" * 32

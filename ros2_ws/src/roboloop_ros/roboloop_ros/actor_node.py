@@ -69,16 +69,16 @@ class ActorNode(Node):
         self.pub_step = self.create_publisher(Int32, "actor/episode_step", 10)
         self.pub_diag = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
         self.reset_service = ResetService(self, p["reset_timeout"])
-        robot = RobotEnv(spec, self.driver, self.obs, task_rules(spec["task"], s.cfg.env), reset=self.reset_robot,
+        robot = RobotEnv(spec, self.driver, self.obs, task_rules(spec["task"], s.how["env"]), reset=self.reset_robot,
                          max_episode_steps=p["max_episode_steps"] or s.max_episode_steps,
                          obs_timeout_s=p["obs_timeout"], control_hz=hz)
-        env = InterventionWrapper(build_wrappers(robot, s.cfg.wrappers, training=False), self.teleop)
+        env = InterventionWrapper(build_wrappers(robot, s.how["wrappers"], training=False), self.teleop)
         self.loop = ActorLoop(env, s.act, self.record, p["deterministic"],
                               on_step=lambda lp: self.pub_step.publish(Int32(data=lp.t)),
                               on_episode=self.log_episode, on_fault=lambda lp, why: self.fault(why))
         self.create_timer(1.0, self.publish_diagnostics)
         self.get_logger().info(f"{s.task}: observations {sorted(robot.layout)}, {hz:g} Hz, wrappers "
-                               f"{[w['type'] for w in s.cfg.wrappers or []]}, {s.describe()}")
+                               f"{[w['type'] for w in s.how['wrappers'] or []]}, {s.describe()}")
 
     def run(self, ok) -> None:
         self.loop.run(stop=lambda: not ok())
