@@ -190,7 +190,7 @@ def test_a_store_cut_to_its_header_is_refused_against_its_checkpoint(tmp_path):
         session = first.sessions.issue("A")
         for seq in range(5):
             frames = encode(batch({"actor": "A", "seq": seq, "session": session}, n=8, seed=seq))
-            first._handle(b"peer", frames, defaultdict(list), None)
+            first._handle(b"peer", frames, defaultdict(list))
         assert first.received == 40
         first.store.sync()
         first.save()
