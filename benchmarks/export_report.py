@@ -1,4 +1,4 @@
-"""Size, speed and parity report of the exported 2x64 Reach actor (issue 7), float32 vs int8 side by side.
+"""Size, speed and parity report of the exported 2x64 Reach actor, float32 vs int8 side by side.
 
     python benchmarks/export_report.py [--checkpoint RUN/checkpoint] [--out runs/export_report]
 

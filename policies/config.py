@@ -28,16 +28,16 @@ class TrainConfig:
 
     task: str = "Reach"                 # a roboloop task, any Gymnasium id, or a module:Class entry point
     steps: int = 20_000                 # env steps; training ends at the first episode end at or after this
-    seed: int = 0
+    seed: int = 0                       # seeds torch, numpy, the env and the demos (eval seeds derive from it)
     learning_starts: int = 1_000        # random actions (and no updates) before this many env steps
-    replay_capacity: int = 200_000
+    replay_capacity: int = 200_000      # transitions the online buffer keeps (oldest overwritten)
     demos: int = 0                      # scripted-expert demo episodes for RLPD (0 = plain SAC)
     demo_noise: float = 0.1             # Gaussian noise on the expert's actions, for diverse demos
     demo_file: str = ""                 # recorded demos (.npz, `roboloop record`) for the demo buffer
     teleop: str = ""                    # "", "gamepad", "keyboard" or "evdev": a person may intervene
     teleop_pad: str = "xbox"            # pad map: xbox, playstation, logitech_f310, logitech_f710 or a YAML path
     eval_every: int = 2_000             # env steps between evaluations (0 = only at the end)
-    eval_episodes: int = 20
+    eval_episodes: int = 20             # episodes per evaluation, on held-out seeds
     checkpoint_every: int = 10_000      # env steps between checkpoints (written at episode ends)
     stop_at_success: float = 0.0        # > 0: stop at the episode end after an eval reaches this rate
     torch_threads: int = 0              # 0 = one per CPU core

@@ -38,25 +38,25 @@ from roboloop.policies.optim import Adam
 class SACConfig:
     """Hyper-parameters. Defaults follow RLPD (LayerNorm critics, ensemble, UTD) at a laptop scale."""
 
-    hidden_dims: tuple[int, ...] = (256, 256)
+    hidden_dims: tuple[int, ...] = (256, 256)         # hidden layer widths of the critics (and the actor)
     actor_hidden_dims: tuple[int, ...] | None = None  # None = hidden_dims; e.g. (64, 64) for a microcontroller
     num_critics: int = 2                  # ensemble size E
     num_min_critics: int | None = None    # REDQ subset size for the target min; None = all E members
-    critic_layer_norm: bool = True
-    gamma: float = 0.99
+    critic_layer_norm: bool = True        # LayerNorm after each critic hidden layer (RLPD)
+    gamma: float = 0.99                   # discount per control step
     tau: float = 0.005                    # Polyak rate of the target networks
-    actor_lr: float = 3e-4
-    critic_lr: float = 3e-4
-    temperature_lr: float = 3e-4
+    actor_lr: float = 3e-4                # Adam step size of the actor
+    critic_lr: float = 3e-4               # Adam step size of the critics (and the image encoder)
+    temperature_lr: float = 3e-4          # Adam step size of log alpha
     init_temperature: float = 0.1         # alpha_0; 0.1 suits rewards of order 1 per step
     target_entropy: float | None = None   # None -> -|A| / 2
     backup_entropy: bool = False          # subtract alpha * log pi in the TD target (off as in SERL: with
                                           # termination on success, an entropy bonus would reward long episodes)
     grad_clip_norm: float | None = 10.0   # None disables clipping
-    batch_size: int = 256
+    batch_size: int = 256                 # transitions per update (half from the demo buffer with RLPD)
     utd_ratio: int = 1                    # critic updates per environment step
-    image_feature_dim: int = 50
-    image_channels: int = 32
+    image_feature_dim: int = 50           # features per camera out of the conv encoder
+    image_channels: int = 32              # channels of the conv encoder's layers
     image_aug_pad: int = 4                # DrQ random-shift pad in pixels; 0 disables
     # "auto": bfloat16 hidden-layer matmuls where the CPU has native bf16 (AVX512-BF16 / AMX), else
     # float32. Heads, losses, optimizer and weights stay float32 either way.

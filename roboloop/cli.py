@@ -282,7 +282,7 @@ def build_parser() -> argparse.ArgumentParser:
                    "Gymnasium id (Pendulum-v1; success from --set success.key=... or success.min_return=...) "
                    "or a module:Class entry point")
     t.add_argument("--steps", type=int, help="env steps (training ends at the first episode end after this)")
-    t.add_argument("--seed", type=int)
+    t.add_argument("--seed", type=int, help="seed of the run (torch, numpy, env, demos; default 0)")
     t.add_argument("--config", help="YAML file with TrainConfig keys (see roboloop/configs/)")
     t.add_argument("--demos", metavar="N_OR_FILE",
                    help="N scripted-expert demo episodes, or a demo file from `roboloop record` (RLPD; 0 = plain SAC)")
@@ -302,8 +302,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     e = sub.add_parser("eval", help="evaluate a checkpoint's deterministic policy")
     e.add_argument("checkpoint", help="checkpoint folder (<run>/checkpoint)")
-    e.add_argument("--episodes", type=int, default=20)
-    e.add_argument("--seed", type=int, default=10_000)
+    e.add_argument("--episodes", type=int, default=20, help="episodes to run")
+    e.add_argument("--seed", type=int, default=10_000,
+                   help="seed of the first episode (keep it apart from the seeds training evaluated on)")
     e.add_argument("--task", help="evaluate on another task with the same spec (default: the trained task)")
     e.add_argument("--env", action="append", default=[], metavar="KEY=VALUE",
                    help="task option on top of the checkpoint's, e.g. --task PickCubeGap --env variant=latency")
@@ -332,12 +333,12 @@ def build_parser() -> argparse.ArgumentParser:
     for name, helptext in (("teleop", "drive a sim task from a gamepad or the keyboard (live camera view)"),
                            ("record", "record demonstrations to a file: .npz for `train --demos FILE`, or .mcap")):
         r = sub.add_parser(name, help=helptext)
-        r.add_argument("--task", default="PickCube")
+        r.add_argument("--task", default="PickCube", help="task to drive (see `roboloop tasks`)")
         r.add_argument("--input", default="gamepad", choices=["gamepad", "keyboard", "evdev", "expert"],
                        help="who drives: a pad (hold the deadman, RB on Xbox), the keyboard (space), or the scripted expert")
         r.add_argument("--pad", default="xbox", help="pad map: xbox, playstation, logitech_f310, logitech_f710 or a YAML file")
-        r.add_argument("--episodes", type=int, default=10 if name == "record" else 1000)
-        r.add_argument("--seed", type=int, default=0)
+        r.add_argument("--episodes", type=int, default=10 if name == "record" else 1000, help="episodes to run")
+        r.add_argument("--seed", type=int, default=0, help="seed of the first episode")
         r.add_argument("--no-view", action="store_true", help="no camera window (none is shown when headless anyway)")
         if name == "record":
             r.add_argument("--out", required=True,
@@ -389,9 +390,9 @@ def build_parser() -> argparse.ArgumentParser:
     k.set_defaults(func=_cmd_keys)
 
     ln = sub.add_parser("learn", help="run the learner server (actors connect with `roboloop act`)")
-    ln.add_argument("--task")
+    ln.add_argument("--task", help="task name (see `roboloop tasks`); actors make the same env")
     ln.add_argument("--steps", type=int, help="received env steps to train on")
-    ln.add_argument("--seed", type=int)
+    ln.add_argument("--seed", type=int, help="seed of the learner (torch, numpy, demos, evaluation)")
     ln.add_argument("--config", help="YAML file with TrainConfig keys")
     ln.add_argument("--demos", metavar="N_OR_FILE",
                     help="N scripted-expert demo episodes, or a demo file from `roboloop record` (RLPD), as in train; "
@@ -405,7 +406,7 @@ def build_parser() -> argparse.ArgumentParser:
                     help="endpoint to listen on (tcp://127.0.0.1:* picks a free port, written to <run>/learner.endpoint)")
     ln.add_argument("--keys", help="CURVE key folder from `roboloop keys` (required off loopback)")
     ln.add_argument("--insecure", action="store_true", help="allow plain TCP on a non-loopback address")
-    ln.add_argument("--no-progress", action="store_true")
+    ln.add_argument("--no-progress", action="store_true", help="no progress bar (a status line every 10 s)")
     ln.add_argument("--init", metavar="CHECKPOINT",
                     help="fine-tune from a trained checkpoint: its config, networks, optimizers, and its replay as prior data")
     ln.set_defaults(func=_cmd_learn)
@@ -415,10 +416,10 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--task", help="env to step (default: the learner's task); its spec must match the learner's")
     a.add_argument("--steps", type=int, default=0, help="stop after this many steps (0 = until the learner stops)")
     a.add_argument("--rate-hz", type=float, default=0.0, help="fixed control rate (0 = as fast as possible)")
-    a.add_argument("--seed", type=int, default=0)
+    a.add_argument("--seed", type=int, default=0, help="seed of the actor's env and exploration")
     a.add_argument("--name", help="actor name in the learner's logs (default: random)")
     a.add_argument("--keys", help="CURVE key folder (learner.key and <key-name>.key_secret)")
-    a.add_argument("--key-name", default="actor")
+    a.add_argument("--key-name", default="actor", help="this actor's key pair in --keys (<name>.key_secret)")
     a.add_argument("--insecure", action="store_true", help="allow plain TCP to a non-loopback address")
     a.add_argument("--deterministic", action="store_true", help="act with the mean action (no exploration)")
     a.add_argument("--status-file", help="write the actor's counters as JSON here every second")

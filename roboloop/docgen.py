@@ -80,22 +80,33 @@ def cli_page() -> str:
 
 # --------------------------------------------------------------------------------------- config
 def field_comments(cls: type) -> dict[str, str]:
-    """{field: the comment on its line (and the comment-only lines right after it)} of a dataclass."""
+    """{field: its meaning} of a dataclass: the comment on the field's line with the comment-only lines
+    aligned under it, or else the comment-only lines right above the field."""
     source = inspect.getsource(cls)
-    comments: dict[int, str] = {}
+    comments: dict[int, tuple[int, str]] = {}   # line -> (column, text)
     for tok in tokenize.generate_tokens(io.StringIO(source).readline):
         if tok.type == tokenize.COMMENT:
-            comments[tok.start[0]] = tok.string.lstrip("#").strip()
+            comments[tok.start[0]] = (tok.start[1], tok.string.lstrip("#").strip())
     lines = source.splitlines()
+
+    def comment_only(row: int) -> bool:
+        return row in comments and lines[row - 1].strip().startswith("#")
+
     out: dict[str, str] = {}
     for node in ast.parse(source).body[0].body:
         if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
-            row = node.lineno
-            parts = [comments[row]] if row in comments else []
-            nxt = row + 1
-            while nxt in comments and lines[nxt - 1].strip().startswith("#"):
-                parts.append(comments[nxt])
-                nxt += 1
+            row, parts = node.lineno, []
+            if row in comments and not comment_only(row):
+                column = comments[row][0]
+                parts.append(comments[row][1])
+                while comment_only(row + 1) and comments[row + 1][0] == column:
+                    row += 1
+                    parts.append(comments[row][1])
+            else:
+                above = row - 1
+                while comment_only(above) and comments[above][0] == node.col_offset:
+                    parts.insert(0, comments[above][1])
+                    above -= 1
             out[node.target.id] = " ".join(parts)
     return out
 
@@ -142,7 +153,7 @@ def config_page() -> str:
               "entry says `eval: true`. See the sim-to-real guide for what each does.\n",
               "| type | perturbation | keys |\n|---|---|---|"]
     for kind, (_, perturbation, _) in WRAPPERS.items():
-        keys = ", ".join(f"`{k}`" for k in _valid_keys(kind))
+        keys = ", ".join(f"`{k}`" for k in _valid_keys(kind)) or "(none)"
         lines.append(f"| `{kind}` | {'yes' if perturbation else 'no'} | {keys} |")
     return "\n".join(lines) + "\n"
 

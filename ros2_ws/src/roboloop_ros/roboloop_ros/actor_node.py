@@ -45,8 +45,13 @@ class ActorNode(Node):
         super().__init__("actor")
         self.last_fault, self.faults = "", 0
         p = declare_params(self, {
-            "checkpoint": "", "learner_address": "", "keys": "", "key_name": "actor", "insecure": False,
-            "actor_name": "ros-actor", "connect_timeout": 60.0,
+            "checkpoint": "",                # checkpoint folder of the policy ("" with a learner: its weights)
+            "learner_address": "",           # roboloop learn's endpoint, e.g. tcp://host:5555 ("" = no learner)
+            "keys": "",                      # CURVE key folder (`roboloop keys`); required off loopback
+            "key_name": "actor",             # this actor's key pair in `keys`
+            "insecure": False,               # allow plain TCP to a learner off loopback
+            "actor_name": "ros-actor",       # the actor's name in the learner's logs
+            "connect_timeout": 60.0,         # s to wait for the learner's welcome
             "control_hz": 0.0,               # the robot's tick rate (0: the task's)
             "real_time_factor": 1.0,         # a sim robot running faster than real time: shorter waits
             "person_wait": 0.4,              # fraction of a control period to wait for the person's answer
@@ -54,7 +59,8 @@ class ActorNode(Node):
             "obs_timeout": 0.5,              # s; an older observation stops the robot
             "intervention_timeout": 0.3,     # s; an older intervention message no longer counts
             "max_episode_steps": 0,          # 0: the task's
-            "reset_timeout": 5.0, "frame_id": "world",
+            "reset_timeout": 5.0,            # s to wait for the robot's reset service before retrying
+            "frame_id": "world",             # frame of the commanded twists
         })
         self.source = s = PolicySource(p["checkpoint"], p["learner_address"], p["keys"] or None, p["key_name"],
                                        p["insecure"], p["actor_name"], p["connect_timeout"], self.get_logger().info)

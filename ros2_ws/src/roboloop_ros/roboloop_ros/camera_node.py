@@ -21,9 +21,12 @@ class CameraNode(Node):
         super().__init__("camera")
         p = declare_params(self, {
             "source": "0",  # device index, file path or URL
-            "camera_name": "front", "width": 128, "height": 128, "rate_hz": 10.0,
+            "camera_name": "front",  # publishes <camera_name>/image_raw
+            "width": 128,  # px of the published image (resized)
+            "height": 128,  # px of the published image (resized)
+            "rate_hz": 10.0,  # frames per second published
             "loop": True,  # replay a video file from the start at its end
-            "reopen_s": 2.0,
+            "reopen_s": 2.0,  # s between attempts to reopen a source that failed
         })
         self.p = p
         self.frame_id = f"{p['camera_name']}_camera"

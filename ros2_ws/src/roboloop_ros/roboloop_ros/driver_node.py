@@ -26,7 +26,8 @@ from std_msgs.msg import Float64
 from roboloop_ros.conversions import diagnostics_msg, pose_msg, stamp_seconds
 
 COMMAND_PARAMS = {
-    "control_hz": 10.0, "frame_id": "world",
+    "control_hz": 10.0,  # robot ticks per second
+    "frame_id": "world",  # frame of the published poses
     "command_timeout": 0.5,  # s without a command -> stop
     "max_command_age": 0.5,  # s; older stamped commands are refused (a zero stamp is accepted)
     "latency_warmup_s": 2.0,  # s after the first tick before command latency is counted (startup queues)

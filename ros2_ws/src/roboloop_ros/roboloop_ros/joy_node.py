@@ -20,7 +20,10 @@ from roboloop_ros.node_main import declare_params, run_node
 class JoyNode(Node):
     def __init__(self, name: str = "joy_node"):
         super().__init__(name)
-        p = declare_params(self, {"device": 0, "rate_hz": 50.0})
+        p = declare_params(self, {
+            "device": 0,      # SDL joystick index
+            "rate_hz": 50.0,  # Joy messages per second
+        })
         self.open_pad(p["device"])
         self.pub = self.create_publisher(JoyMsg, "joy", 10)
         self.lost = False

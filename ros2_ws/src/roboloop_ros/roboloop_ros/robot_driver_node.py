@@ -15,8 +15,10 @@ class RobotDriverNode(DriverNode):
     def __init__(self):
         super().__init__("robot_driver")
         p = declare_params(self, {
-            **COMMAND_PARAMS, "controller": "forward_position_controller",
-            "joint_names": list(ARM_JOINTS), "gripper_controller": "",
+            **COMMAND_PARAMS,
+            "controller": "forward_position_controller",  # ros2_control controller that takes the joint targets
+            "joint_names": list(ARM_JOINTS),  # the controller's joint order
+            "gripper_controller": "",  # forward controller of the gripper ("" = none)
             "model_path": "",  # MJCF of the arm for IK ("" = the roboloop arm)
             "state_timeout": 0.5,  # s; older /joint_states -> hold position
             "max_linear_speed": 0.25, "max_yaw_rate": 1.0,  # m/s, rad/s

@@ -41,7 +41,7 @@ class SafetyNode(Node):
             "max_pose_age": 0.5,           # s; without a fresher ee_pose the robot is stopped
             "box_min": [0.22, -0.28, 0.422], "box_max": [0.62, 0.28, 0.76],   # m, world frame
             "max_speed": 0.5, "max_accel": 3.0,                               # m/s, m/s^2
-            "frame_id": "world",
+            "frame_id": "world",           # frame of the published commands
         })
         self.period = 1.0 / p["control_hz"]
         self.timeout, self.max_age, self.max_pose_age = p["watchdog_timeout"], p["max_command_age"], p["max_pose_age"]

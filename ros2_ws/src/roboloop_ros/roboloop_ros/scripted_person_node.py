@@ -33,9 +33,16 @@ class ScriptedPersonNode(JoyNode):
         # The virtual pad must exist before JoyNode opens pad 0.
         self.virtual = VirtualGamepad()
         super().__init__("scripted_person")
-        p = declare_params(self, {"pad": "xbox", "patience": 20, "lift_threshold": 0.04, "cube_half": 0.02,
-                                  "max_delta_pos": 0.02, "max_delta_yaw": 0.2, "use_yaw": False,
-                                  "heartbeat": 0.2})   # s; under teleop_node's joy_timeout
+        p = declare_params(self, {
+            "pad": "xbox",            # pad map the virtual pad imitates
+            "patience": 20,           # steps without a lift before the person takes over
+            "lift_threshold": 0.04,   # m above the resting height that counts as lifted
+            "cube_half": 0.02,        # m, half the cube's side
+            "max_delta_pos": 0.02,    # m per control step at full stick
+            "max_delta_yaw": 0.2,     # rad per control step at full stick
+            "use_yaw": False,         # the task has a yaw action
+            "heartbeat": 0.2,         # s; under teleop_node's joy_timeout
+        })
         self.map = load_map(p["pad"])
         self.patience, self.lift_threshold, self.cube_half = p["patience"], p["lift_threshold"], p["cube_half"]
         self.expert, self.view = expert_from_state(p["max_delta_pos"], p["max_delta_yaw"], p["use_yaw"])

@@ -30,10 +30,14 @@ class SimRobotNode(DriverNode):
     def __init__(self):
         super().__init__("sim_robot")
         p = declare_params(self, {
-            "task": "roboloop/PickCube-v0", "seed": 0, **COMMAND_PARAMS,
+            "task": "roboloop/PickCube-v0",   # the sim robot's physics: a task id (PickCubeGap variants too)
+            "seed": 0,                 # seed of the first episode
+            **COMMAND_PARAMS,
             "env": "",                 # task options, "key=value,key=value" (e.g. variant=latency for PickCubeGap)
             "real_time_factor": 1.0,   # >1: faster than real time (tests, demos)
-            "cameras": ["front", "wrist"], "image_width": 128, "image_height": 128,
+            "cameras": ["front", "wrist"],   # cameras to render and publish (<name>/image_raw)
+            "image_width": 128,        # px of the published images
+            "image_height": 128,       # px of the published images
             "camera_every": 1,  # render the cameras every N ticks
         })
         self.cameras, self.size = p["cameras"], (p["image_width"], p["image_height"])

@@ -30,7 +30,11 @@ from roboloop_ros.node_main import declare_params, run_node
 class TeleopNode(Node):
     def __init__(self):
         super().__init__("teleop")
-        p = declare_params(self, {"pad": "xbox", "act_dim": 4, "joy_timeout": 0.5})
+        p = declare_params(self, {
+            "pad": "xbox",       # pad map: xbox, playstation, logitech_f310, logitech_f710 or a YAML path
+            "act_dim": 4,        # action size of the task (4: dx dy dz gripper; 5 with yaw)
+            "joy_timeout": 0.5,  # s without a Joy message -> the pad counts as unplugged
+        })
         self.map = load_map(p["pad"])
         self.act_dim, self.joy_timeout = p["act_dim"], p["joy_timeout"]
         self.gripper = -1.0
