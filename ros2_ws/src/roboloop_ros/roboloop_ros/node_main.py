@@ -27,15 +27,16 @@ def declare_params(node: Node, defaults: dict) -> dict:
     return out
 
 
-def run_node(node_cls, args: list[str] | None = None) -> int:
-    """Create `node_cls()` and spin it until shutdown; a construction error exits 2 with its message."""
+def _serve(node_cls, args: list[str] | None, body) -> int:
+    """Init rclpy, create `node_cls()`, run `body(node)` until shutdown, close cleanly; a construction or
+    run error (ValueError, RuntimeError) exits 2 with its message."""
     rclpy.init(args=args)
     # SIGTERM (what launchers send last) shuts down like Ctrl-C, so nodes run their `close()`.
     signal.signal(signal.SIGTERM, lambda *_: rclpy.try_shutdown())
     node = None
     try:
         node = node_cls()
-        rclpy.spin(node)
+        body(node)
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     except (ValueError, RuntimeError) as e:
@@ -48,29 +49,21 @@ def run_node(node_cls, args: list[str] | None = None) -> int:
             node.destroy_node()
         rclpy.try_shutdown()
     return 0
+
+
+def run_node(node_cls, args: list[str] | None = None) -> int:
+    """Create `node_cls()` and spin it until shutdown; a construction error exits 2 with its message."""
+    return _serve(node_cls, args, rclpy.spin)
+
+
+def _spin_in_background_and_run(node) -> None:
+    executor = SingleThreadedExecutor()
+    executor.add_node(node)
+    threading.Thread(target=executor.spin, name="ros-executor", daemon=True).start()
+    node.run(rclpy.ok)
 
 
 def run_loop_node(node_cls, args: list[str] | None = None) -> int:
     """For nodes with a control loop: the executor spins callbacks in a background thread while
     `node.run(ok)` runs the loop in the main thread until shutdown (`ok()` turns False)."""
-    rclpy.init(args=args)
-    signal.signal(signal.SIGTERM, lambda *_: rclpy.try_shutdown())
-    node = None
-    try:
-        node = node_cls()
-        executor = SingleThreadedExecutor()
-        executor.add_node(node)
-        threading.Thread(target=executor.spin, name="ros-executor", daemon=True).start()
-        node.run(rclpy.ok)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    except (ValueError, RuntimeError) as e:
-        name = node.get_name() if node is not None else node_cls.__name__
-        print(f"{name}: error: {e}", file=sys.stderr, flush=True)
-        return 2
-    finally:
-        if node is not None:
-            node.close()
-            node.destroy_node()
-        rclpy.try_shutdown()
-    return 0
+    return _serve(node_cls, args, _spin_in_background_and_run)
