@@ -26,13 +26,13 @@ from roboloop.policies.train_loop import Trainer, load_prior
 
 
 def sim_checkpoint(out: Path) -> Path:
-    cfg = build_train_config("PickCube", None, ["stop_at_success=1.1"], steps=10_000, seed=0)
+    cfg = build_train_config("PickCube", None, ["stop_at_success=0"], steps=10_000, seed=0)
     return Trainer(cfg, run_dir=out, progress=True).run().checkpoint
 
 
 def run(ckpt: Path, steps: int, variant: str, patience: int | None) -> dict:
     cfg = build_train_config("PickCubeGap", None, [f"env.variant={variant}", "eval_every=1000", "learning_starts=500", "demos=10",
-                                                   "stop_at_success=1.1"], steps=steps, seed=0)
+                                                   "stop_at_success=0"], steps=steps, seed=0)
     t = time.time()
     with trainer_with_person(cfg, patience) as trainer:
         # demos=10 only sizes the demo buffer: the prior's demos fill it, so none are collected
