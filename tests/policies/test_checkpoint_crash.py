@@ -4,9 +4,11 @@ SIGKILLs hit a saving process at random times."""
 from __future__ import annotations
 
 import json
-import multiprocessing as mp
 import os
+import select
 import signal
+import subprocess
+import sys
 import time
 
 import numpy as np
@@ -78,33 +80,39 @@ def test_crashes_in_a_row_between_renames_keep_the_newest(tmp_path, monkeypatch)
         assert not path.exists() and loaded_n(path) == n   # only .old and .tmp are on disk
 
 
-def _save_forever(folder: str, start: int, pipe) -> None:
-    n = start
-    while True:
-        n += 1
-        save(folder, n, size=100_000)
-        pipe.send(n)   # "acknowledged": this save returned
+# A separate process (not a fork: a fork of a test process whose torch threads are running can hang)
+# that saves forever and prints each n once its save has returned.
+SAVER = """
+import sys, numpy as np, torch
+from roboloop.checkpoint import save_checkpoint
+path, n = sys.argv[1], int(sys.argv[2])
+while True:
+    n += 1
+    save_checkpoint(path, {"counters": {"n": n}}, {"agent": {"w": torch.full((100_000,), float(n))}},
+                    {"online": {"x": np.full(100_000, n, np.float32)}})
+    print(n, flush=True)
+"""
 
 
 def test_sigkill_at_random_times_while_saving_always_leaves_a_loadable_newest_checkpoint(tmp_path):
     path = tmp_path / "checkpoint"
     rng = np.random.default_rng(0)
-    ctx = mp.get_context("fork")   # torch is imported once; each child only saves
     last_acked = 0
     kills = 0
     for _ in range(20):
-        parent, child = ctx.Pipe(duplex=False)
         start = loaded_n(path) if find_checkpoint(path) else 0
         assert start >= last_acked, "a checkpoint whose save had returned was lost"
-        proc = ctx.Process(target=_save_forever, args=(str(path), start, child), daemon=True)
-        proc.start()
-        assert parent.poll(120), "no save finished"   # one save done: the kill lands in a later one
+        proc = subprocess.Popen([sys.executable, "-c", SAVER, str(path), str(start)], stdout=subprocess.PIPE,
+                                text=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
+        ready, _, _ = select.select([proc.stdout], [], [], 120)
+        assert ready, "no save finished"
+        last_acked = max(last_acked, int(proc.stdout.readline()))   # one save done: the kill lands in a later one
         time.sleep(float(rng.uniform(0.0, 0.3)))
         os.kill(proc.pid, signal.SIGKILL)
-        proc.join()
+        proc.wait()
         kills += 1
-        while parent.poll():
-            last_acked = parent.recv()
+        for line in proc.stdout.read().split():
+            last_acked = max(last_acked, int(line))
     assert kills == 20 and loaded_n(path) >= last_acked > 0
 
 
