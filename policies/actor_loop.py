@@ -1,6 +1,6 @@
 """One actor loop for every env: a sim task or the robot (`RobotEnv`), each with its wrapper stack.
 
-    loop = ActorLoop(env, policy.act, sink)       # sink(transition, episode) -> ActorClient.push, ...
+    loop = ActorLoop(env, policy.act, sink)       # sink(step, episode): ActorClient.push, ...
     loop.run(steps=1000, stop=event.is_set)
 
 Each step: the policy acts on the observation, the env steps (an `InterventionWrapper` in the stack
@@ -12,31 +12,18 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from dataclasses import dataclass
 from typing import Any, Callable
 
 import gymnasium as gym
 import numpy as np
 
 from roboloop.hardware.robot_env import RobotFault
+from roboloop.policies.transport.batch import Step
 from roboloop.wrappers.intervention import InterventionWrapper
 
 
-@dataclass
-class Transition:
-    """One step. action: (A,) normalized, the one executed (the person's when intervention is True)."""
-
-    obs: dict[str, np.ndarray]
-    action: np.ndarray
-    reward: float
-    next_obs: dict[str, np.ndarray]
-    terminated: bool
-    truncated: bool
-    intervention: bool
-
-
 Policy = Callable[[dict[str, np.ndarray], bool], np.ndarray]
-Sink = Callable[[Transition, "dict[str, Any] | None"], None]
+Sink = Callable[[Step, "dict[str, Any] | None"], None]   # the transport's Step: one transition
 
 
 def _find(env: gym.Env, kind: type) -> gym.Env | None:
@@ -122,7 +109,7 @@ class ActorLoop:
             self.episodes += 1
             self.recent.append(success)
             episode = {"return": self.ep_return, "success": success}   # the transport's episode summary
-        self.sink(Transition(obs, action, float(reward), next_obs, bool(terminated), bool(truncated), person), episode)
+        self.sink(Step(obs, action, float(reward), next_obs, bool(terminated), bool(truncated), person), episode)
         self.obs = None if done else next_obs
         if self.on_step:
             self.on_step(self)

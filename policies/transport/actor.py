@@ -382,10 +382,6 @@ def run_actor(endpoint: str, task: str | None = None, steps: int = 0, rate_hz: f
         return (rng.uniform(-1.0, 1.0, env.action_space.shape).astype(np.float32) if policy is None
                 else policy.act(obs, det))
 
-    def push(tr, episode):
-        client.push(Step(tr.obs, tr.action, tr.reward, tr.next_obs, tr.terminated, tr.truncated, tr.intervention),
-                    episode)
-
     def write_status(final: bool = False) -> dict:
         n = loop.steps
         st = {**client.stats(), "actor": client.name, "session": client.session, "steps": n,
@@ -420,7 +416,7 @@ def run_actor(endpoint: str, task: str | None = None, steps: int = 0, rate_hz: f
                 clock["tick"] = now   # do not try to catch up on missed periods: keep the rate from here
             clock["tick"] += period
 
-    loop = ActorLoop(env, act, push, deterministic, seed=seed, on_step=after_step)
+    loop = ActorLoop(env, act, client.push, deterministic, seed=seed, on_step=after_step)
     try:
         loop.run(steps, stop=lambda: stop.is_set() or client.learner_stopped)
         if not client.learner_stopped and not client.flush(timeout_s=10.0):

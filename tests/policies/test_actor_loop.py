@@ -29,7 +29,7 @@ def test_transitions_carry_the_persons_actions_and_their_success_button():
     loop.run(steps=8)
     assert loop.steps == 8 and loop.episodes == 2 and loop.person_steps == 4
     first = [tr for tr, _ in got[:4]]
-    assert [tr.intervention for tr in first] == [False, True, True, False]
+    assert [tr.intervened for tr in first] == [False, True, True, False]
     np.testing.assert_array_equal(first[1].action, [1, 0, 0, -1])        # the executed (person's) action
     assert [tr.reward for tr in first] == [0, 0, 0, 1] and first[3].terminated and not first[3].truncated
     assert got[3][1] == {"return": 1.0, "success": True}

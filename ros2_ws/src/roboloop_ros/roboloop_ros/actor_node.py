@@ -94,7 +94,7 @@ class ActorNode(Node):
         self.pub_step.publish(Int32(data=0))   # a new episode (the scripted person restarts its expert)
 
     def record(self, tr, episode) -> None:
-        self.source.record(tr.obs, tr.action, tr.intervention, tr.reward, tr.next_obs, tr.terminated,
+        self.source.record(tr.obs, tr.action, tr.intervened, tr.reward, tr.next_obs, tr.terminated,
                            tr.truncated, episode)
 
     def log_episode(self, loop: ActorLoop, success: bool) -> None:
