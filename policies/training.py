@@ -187,12 +187,21 @@ class TrainingLoop:
         return counts
 
     # -------------------------------------------------------------------------------- learning
-    def update_budget(self) -> float:
-        """Critic steps allowed so far (inf when uncapped, 0 before learning starts)."""
-        if self.step < self.cfg.learning_starts or self.online.num_added == 0:
+    def update_budget(self, upto: int | None = None) -> float:
+        """Critic steps allowed for the env steps so far, or for the first `upto` of them (inf when uncapped,
+        0 before learning starts)."""
+        step = self.step if upto is None else min(self.step, upto)
+        if step < self.cfg.learning_starts or self.online.num_added == 0:
             return 0
         k = self.updates_per_step
-        return float("inf") if k <= 0 else k * (self.step - self.cfg.learning_starts + 1) * self.cfg.sac.utd_ratio
+        return float("inf") if k <= 0 else k * (step - self.cfg.learning_starts + 1) * self.cfg.sac.utd_ratio
+
+    def budget_spent(self) -> bool:
+        """True once `steps` are reached and the updates they earn are made (uncapped: once `steps` are
+        reached). Only the first `steps` count: behind the transport actors keep sending while the
+        learner catches up, and a budget that grew with them could never be spent."""
+        budget = self.update_budget(upto=self.cfg.steps)
+        return self.step >= self.cfg.steps and (budget == float("inf") or self.updates >= budget)
 
     def sample(self) -> dict:
         return to_torch(sample_rlpd(self.online, self.demo, self.cfg.sac.batch_size, self.rng))
@@ -226,8 +235,7 @@ class TrainingLoop:
                 self.update()
             for cb in self.callbacks:
                 cb.on_step(self)
-            if self.at_boundary and (self.stop_requested or (
-                    self.step >= self.cfg.steps and not self.updates < self.update_budget())):
+            if self.at_boundary and (self.stop_requested or self.budget_spent()):
                 break
             source.next_round(self)
         for cb in self.callbacks:
