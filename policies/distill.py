@@ -10,6 +10,7 @@ between tanh(mu(obs)) and the label.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable
 
 import gymnasium as gym
@@ -75,3 +76,87 @@ def distill_actor(agent: SAC, states: np.ndarray, labels: np.ndarray, updates: i
             p.requires_grad_(False)
             p.grad = None
     return DistillResult(len(x), float(np.mean(losses[-50:])))
+
+
+@dataclass
+class StudentReport:
+    """A distilled student checkpoint and how it compares with its teacher in closed loop."""
+    checkpoint: Path
+    hidden_dims: tuple[int, ...]
+    samples: int                  # labelled observations over all rounds
+    final_mse: float              # normalized action units squared, last round
+    teacher_success: float        # on the same held-out episodes (seeds eval_seed, eval_seed+1, ...)
+    student_success: float
+    episodes: int
+    eval_seed: int
+
+
+def parse_hidden(text: str) -> tuple[int, ...]:
+    """'64x64' -> (64, 64); widths are positive integers."""
+    try:
+        dims = tuple(int(t) for t in str(text).lower().split("x"))
+    except ValueError:
+        dims = ()
+    if not dims or any(d < 1 for d in dims):
+        raise ValueError(f"hidden layer widths must look like 64x64 (positive integers joined by x), got {text!r}")
+    return dims
+
+
+def distill_checkpoint(teacher: str | Path, out_dir: str | Path, hidden_dims: tuple[int, ...] = (64, 64),
+                       rounds: int = 3, episodes: int = 10, updates: int = 1500, eval_episodes: int = 20,
+                       eval_seed: int = 700_000, seed: int = 0, log: Callable[[str], None] = print) -> StudentReport:
+    """Distil the actor saved at `teacher` (a checkpoint folder) into a smaller actor, DAgger-style.
+
+    Round 0: the teacher drives (with small action noise) for `episodes` episodes; rounds 1..rounds-1:
+    the student drives and the teacher labels what the student visits. After each round the student's
+    actor is fitted (`updates` minibatches) on every label so far. The student keeps the teacher's
+    config, encoder and critics (so it can be fine-tuned like any checkpoint); only the actor's hidden
+    widths change. Both are then run deterministically on `eval_episodes` held-out episodes (seeds
+    eval_seed, eval_seed+1, ..., never used for labels) of the teacher's task. Writes
+    <out_dir>/checkpoint.
+    """
+    from roboloop.checkpoint import load_checkpoint
+    from roboloop.policies.config import TrainConfig, from_dict
+    from roboloop.policies.evaluate import evaluate
+    from roboloop.policies.train_loop import Trainer, load_agent
+
+    if rounds < 1 or episodes < 1 or eval_episodes < 1:
+        raise ValueError(f"rounds, episodes and eval_episodes must be >= 1 (got {rounds}, {episodes}, {eval_episodes})")
+    ckpt = load_checkpoint(teacher, load_replay=False)
+    base = dict(ckpt.meta["config"])
+    base["sac"] = {**base["sac"], "actor_hidden_dims": list(hidden_dims)}
+    cfg = from_dict(TrainConfig, {**base, "seed": seed})
+    torch.manual_seed(seed)
+    student_run = Trainer(cfg, run_dir=out_dir, progress=False, log=lambda s: None)
+    env = student_run.eval_env
+    t_agent, _, _ = load_agent(ckpt, env)
+    student = student_run.agent
+    # everything but the actor comes from the teacher: encoder (with its normalizer), critics, temperature
+    own = student.state_dict()
+    student.load_state_dict({k: v for k, v in t_agent.state_dict().items()
+                             if not k.startswith("actor.") and k in own and own[k].shape == v.shape}, strict=False)
+
+    def teacher_act(o):
+        return t_agent.act(o, deterministic=True)
+
+    def student_act(o):
+        return student.act(o, deterministic=True)
+
+    states, labels = np.zeros((0, env.observation_space["state"].shape[0]), np.float32), None
+    fit = DistillResult(0, float("nan"))
+    for r in range(rounds):
+        s, a = collect_labels(env, teacher_act, episodes, seed=seed * 10_000 + r * episodes,
+                              driver=None if r == 0 else student_act)
+        states = np.concatenate([states, s])
+        labels = a if labels is None else np.concatenate([labels, a])
+        fit = distill_actor(student, states, labels, updates=updates, seed=seed + r)
+        log(f"distill round {r + 1}/{rounds} ({'teacher' if r == 0 else 'student'} drives): "
+            f"{fit.samples} labelled observations, mse {fit.final_mse:.4f}")
+    t_res = evaluate(teacher_act, env, eval_episodes, eval_seed)
+    s_res = evaluate(student_act, env, eval_episodes, eval_seed)
+    path = student_run.save()
+    student_run.env.close()
+    if student_run.eval_env is not student_run.env:
+        student_run.eval_env.close()
+    return StudentReport(path, tuple(hidden_dims), fit.samples, fit.final_mse, t_res.success_rate,
+                         s_res.success_rate, eval_episodes, eval_seed)

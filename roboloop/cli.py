@@ -208,14 +208,35 @@ def _cmd_export_c(args: argparse.Namespace) -> int:
     import warnings
 
     from roboloop.policies.export.c_codegen import export_c
+    source = Path(args.source)
+    if args.distill:
+        from roboloop.policies.distill import distill_checkpoint, parse_hidden
+        hidden = parse_hidden(args.distill)
+        if not source.is_dir():
+            raise ValueError(f"--distill needs a checkpoint folder (the teacher runs in its task), got {source}")
+        print(f"distilling {source} into a {'x'.join(map(str, hidden))} student (DAgger: {args.distill_rounds} "
+              f"rounds of {args.distill_episodes} episodes)", flush=True)
+        rep = distill_checkpoint(source, Path(args.out) / "student", hidden, rounds=args.distill_rounds,
+                                 episodes=args.distill_episodes, eval_episodes=args.distill_eval,
+                                 log=lambda s: print("  " + s, flush=True))
+        print(f"closed-loop success on {rep.episodes} held-out episodes (seeds {rep.eval_seed}..."
+              f"{rep.eval_seed + rep.episodes - 1}): teacher {rep.teacher_success:.0%}, "
+              f"student {rep.student_success:.0%}; student checkpoint {rep.checkpoint}", flush=True)
+        source = rep.checkpoint
     with warnings.catch_warnings(record=True):  # printed below, once
-        src, msgs = export_c(args.source, args.out, args.target, args.quant, args.name)
+        src, msgs = export_c(source, args.out, args.target, args.quant, args.name)
     kind = "float32" if src.quant == "none" else "int8"
     dims = " -> ".join(str(d) for d in [src.mlp.obs_dim] + [d.n_out for d in src.mlp.dense])
     print(f"wrote {Path(args.out) / (src.name + '.c')} and .h: {kind} MLP {dims}, "
           f"~{src.flash_bytes} bytes flash, {src.ram_bytes} bytes RAM (estimate; see `make bench` for measured)")
     for m in msgs:
         print(f"warning: {m}", file=sys.stderr)
+    if msgs:
+        print(f"roboloop export c: the actor does not fit {args.target}. Distil it into a small student first: "
+              f"roboloop export c {args.source} --distill 64x64 --target {args.target} --quant {args.quant}"
+              + ("" if source.is_dir() else " (from the checkpoint folder, not the .onnx)"), file=sys.stderr)
+        return 1
+    print(f"fits {args.target}")
     return 0
 
 
@@ -328,6 +349,15 @@ def build_parser() -> argparse.ArgumentParser:
     xc.add_argument("--quant", choices=["none", "int8"], default="none", help="int8: per-channel int8 weights")
     xc.add_argument("--out", default="policy_c", help="output folder (default policy_c/)")
     xc.add_argument("--name", default="policy", help="C prefix: <name>_step, <name>.c (default policy)")
+    xc.add_argument("--distill", metavar="WxH",
+                    help="first distil the checkpoint's actor into a student with these hidden widths (e.g. 64x64) "
+                         "by DAgger-style imitation, compare both in closed loop, and export the student "
+                         "(its checkpoint goes to <out>/student)")
+    xc.add_argument("--distill-rounds", type=int, default=3,
+                    help="DAgger rounds: the teacher drives in the first, the student in the others (default 3)")
+    xc.add_argument("--distill-episodes", type=int, default=20, help="episodes labelled per round (default 20)")
+    xc.add_argument("--distill-eval", type=int, default=50,
+                    help="held-out episodes on which student and teacher are compared (default 50)")
     xc.set_defaults(func=_cmd_export_c)
 
     for name, helptext in (("teleop", "drive a sim task from a gamepad or the keyboard (live camera view)"),
