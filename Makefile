@@ -38,7 +38,7 @@ toolchain: ## install gcc, arm-none-eabi-gcc and qemu-system-arm (apt) when miss
 		echo "error: need arm-none-eabi-gcc, qemu-system-arm and gcc; no apt-get here: install $(ARM_PKGS) with your package manager" >&2; exit 1; \
 	fi
 
-demo: $(STAMP) ## the main job: train in sim, fine-tune through ROS 2 against the sim robot, export
+demo: $(STAMP) ## the main job: train in sim, reality gap, fine-tune through ROS 2, distil + export, run in QEMU
 	$(PY) -m roboloop.demo --out $(DEMO)
 
 test: $(STAMP) ## every test, slow end-to-end learning tests included

@@ -104,7 +104,8 @@ def parse_hidden(text: str) -> tuple[int, ...]:
 
 def distill_checkpoint(teacher: str | Path, out_dir: str | Path, hidden_dims: tuple[int, ...] = (64, 64),
                        rounds: int = 3, episodes: int = 10, updates: int = 1500, eval_episodes: int = 20,
-                       eval_seed: int = 700_000, seed: int = 0, log: Callable[[str], None] = print) -> StudentReport:
+                       eval_seed: int = 700_000, seed: int = 0, task: str | None = None,
+                       env: dict | None = None, log: Callable[[str], None] = print) -> StudentReport:
     """Distil the actor saved at `teacher` (a checkpoint folder) into a smaller actor, DAgger-style.
 
     Round 0: the teacher drives (with small action noise) for `episodes` episodes; rounds 1..rounds-1:
@@ -112,8 +113,9 @@ def distill_checkpoint(teacher: str | Path, out_dir: str | Path, hidden_dims: tu
     actor is fitted (`updates` minibatches) on every label so far. The student keeps the teacher's
     config, encoder and critics (so it can be fine-tuned like any checkpoint); only the actor's hidden
     widths change. Both are then run deterministically on `eval_episodes` held-out episodes (seeds
-    eval_seed, eval_seed+1, ..., never used for labels) of the teacher's task. Writes
-    <out_dir>/checkpoint.
+    eval_seed, eval_seed+1, ..., never used for labels) of the teacher's task, or of `task` with the
+    teacher's env options updated by `env` (e.g. the robot's reality-gap variant; the spec must match the
+    teacher's). Writes <out_dir>/checkpoint.
     """
     from roboloop.checkpoint import load_checkpoint
     from roboloop.policies.config import TrainConfig, from_dict
@@ -125,11 +127,14 @@ def distill_checkpoint(teacher: str | Path, out_dir: str | Path, hidden_dims: tu
     ckpt = load_checkpoint(teacher, load_replay=False)
     base = dict(ckpt.meta["config"])
     base["sac"] = {**base["sac"], "actor_hidden_dims": list(hidden_dims)}
+    if task is not None:
+        base["task"] = task
+    base["env"] = {**base.get("env", {}), **(env or {})}
     cfg = from_dict(TrainConfig, {**base, "seed": seed})
     torch.manual_seed(seed)
     student_run = Trainer(cfg, run_dir=out_dir, progress=False, log=lambda s: None)
-    env = student_run.eval_env
-    t_agent, _, _ = load_agent(ckpt, env)
+    sim = student_run.eval_env
+    t_agent, _, _ = load_agent(ckpt, sim)
     student = student_run.agent
     # everything but the actor comes from the teacher: encoder (with its normalizer), critics, temperature
     own = student.state_dict()
@@ -142,18 +147,18 @@ def distill_checkpoint(teacher: str | Path, out_dir: str | Path, hidden_dims: tu
     def student_act(o):
         return student.act(o, deterministic=True)
 
-    states, labels = np.zeros((0, env.observation_space["state"].shape[0]), np.float32), None
+    states, labels = np.zeros((0, sim.observation_space["state"].shape[0]), np.float32), None
     fit = DistillResult(0, float("nan"))
     for r in range(rounds):
-        s, a = collect_labels(env, teacher_act, episodes, seed=seed * 10_000 + r * episodes,
+        s, a = collect_labels(sim, teacher_act, episodes, seed=seed * 10_000 + r * episodes,
                               driver=None if r == 0 else student_act)
         states = np.concatenate([states, s])
         labels = a if labels is None else np.concatenate([labels, a])
         fit = distill_actor(student, states, labels, updates=updates, seed=seed + r)
         log(f"distill round {r + 1}/{rounds} ({'teacher' if r == 0 else 'student'} drives): "
             f"{fit.samples} labelled observations, mse {fit.final_mse:.4f}")
-    t_res = evaluate(teacher_act, env, eval_episodes, eval_seed)
-    s_res = evaluate(student_act, env, eval_episodes, eval_seed)
+    t_res = evaluate(teacher_act, sim, eval_episodes, eval_seed)
+    s_res = evaluate(student_act, sim, eval_episodes, eval_seed)
     path = student_run.save()
     student_run.env.close()
     if student_run.eval_env is not student_run.env:

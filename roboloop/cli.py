@@ -216,8 +216,12 @@ def _cmd_export_c(args: argparse.Namespace) -> int:
             raise ValueError(f"--distill needs a checkpoint folder (the teacher runs in its task), got {source}")
         print(f"distilling {source} into a {'x'.join(map(str, hidden))} student (DAgger: {args.distill_rounds} "
               f"rounds of {args.distill_episodes} episodes)", flush=True)
+        env_kwargs: dict = {}
+        for o in args.env:
+            env_kwargs = deep_merge(env_kwargs, parse_override(o))
         rep = distill_checkpoint(source, Path(args.out) / "student", hidden, rounds=args.distill_rounds,
                                  episodes=args.distill_episodes, eval_episodes=args.distill_eval,
+                                 task=args.task, env=env_kwargs,
                                  log=lambda s: print("  " + s, flush=True))
         print(f"closed-loop success on {rep.episodes} held-out episodes (seeds {rep.eval_seed}..."
               f"{rep.eval_seed + rep.episodes - 1}): teacher {rep.teacher_success:.0%}, "
@@ -358,6 +362,10 @@ def build_parser() -> argparse.ArgumentParser:
     xc.add_argument("--distill-episodes", type=int, default=20, help="episodes labelled per round (default 20)")
     xc.add_argument("--distill-eval", type=int, default=50,
                     help="held-out episodes on which student and teacher are compared (default 50)")
+    xc.add_argument("--task", help="with --distill: the task to imitate and compare in (default the checkpoint's), "
+                    "e.g. PickCubeGap for the robot")
+    xc.add_argument("--env", action="append", default=[], metavar="KEY=VALUE",
+                    help="with --distill: task option on top of the checkpoint's, e.g. --env variant=latency")
     xc.set_defaults(func=_cmd_export_c)
 
     for name, helptext in (("teleop", "drive a sim task from a gamepad or the keyboard (live camera view)"),
