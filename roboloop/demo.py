@@ -279,6 +279,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--student", default="64x64", help="hidden widths of the distilled microcontroller actor")
     ap.add_argument("--distill-episodes", type=int, default=20, help="episodes labelled per DAgger round")
     ap.add_argument("--qemu-episodes", type=int, default=5, help="closed-loop episodes run on the emulated chip")
+    ap.add_argument("--no-compile", action="store_true",
+                    help="eager SAC updates (sac.compile=false): compiling takes longer than a short run's updates")
     args = ap.parse_args(argv)
     global REC
     REC = Record()
@@ -289,7 +291,7 @@ def main(argv: list[str] | None = None) -> int:
 
     print(f"== 1. train PickCube in sim ({args.sim_steps} steps)", flush=True)
     run([*CLI, "train", "--task", "PickCube", "--seed", "0", "--steps", str(args.sim_steps), "--out", str(out / "sim"),
-         "--set", "stop_at_success=0"])
+         "--set", "stop_at_success=0", *(["--set", "sac.compile=false"] if args.no_compile else [])])
     sim_ckpt = out / "sim" / "checkpoint"
     REC.artifacts.append(f"{sim_ckpt} (sim-trained checkpoint; TensorBoard logs in {out / 'sim' / 'tb'})")
 

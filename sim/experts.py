@@ -113,6 +113,21 @@ class PickCubeExpert(_Expert):
         return self._action([ee[0], ee[1], self.LIFT_Z], 1.0, yaw)
 
 
+class LagAwarePickCubeExpert(PickCubeExpert):
+    """The PickCube expert for an arm whose actions arrive `delay` control steps late: like a person who
+    feels the lag, it moves slower (proportional gain 1 / (1 + 0.75 delay), so the delayed loop does not
+    overshoot) and waits `delay` more steps for the jaws to close. Measured on PickCubeGap latency (2
+    steps): 100% of 20 episodes, where the plain expert lifts 0%."""
+
+    def __init__(self, env, delay: int, noise: float = 0.0, seed: int | None = None):
+        super().__init__(env, noise, seed)
+        self.gain = 1.0 / (1.0 + 0.75 * delay)
+        self.CLOSE_STEPS = PickCubeExpert.CLOSE_STEPS + delay
+
+    def _action(self, target_pos, gripper: float, target_yaw: float = 0.0, gain: float = 1.0) -> np.ndarray:
+        return super()._action(target_pos, gripper, target_yaw, gain * self.gain)
+
+
 class QuadExpert(_Expert):
     """The geometric hover controller (quadrotor.HoverController) on the noise-free state."""
 

@@ -66,3 +66,13 @@ def test_actions_are_in_action_space(make_env):
         a = ex.act()
         assert env.action_space.contains(a)
         env.step(a)
+
+
+def test_the_scripted_person_picks_on_the_latency_robot(make_env):
+    """The person who corrects the policy on the gap robot can do the task there: with 2 control steps of
+    action latency the plain expert overshoots and lifts nothing, the robot's own expert waits out the lag."""
+    from roboloop.sim.experts import PickCubeExpert
+    env = make_env("roboloop/PickCubeGap-v0", variant="latency")
+    rate, _ = run_expert(env, make_expert(env), range(200, 208))
+    plain, _ = run_expert(env, PickCubeExpert(env), range(200, 208))
+    assert rate >= 7 / 8 and plain <= 1 / 8, (rate, plain)
