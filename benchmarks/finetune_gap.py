@@ -3,13 +3,14 @@
 The in-process twin of the demo's ROS 2 fine-tuning (same start, no DDS), to tell what the corrections
 add over the robot steps alone. Both runs start from the same checkpoint with its replay as prior data,
 as `roboloop learn --init` does (its online transitions in the online buffer, its demos in the demo
-buffer), on PickCubeGap (heavy_cube by default), same seed and step budget, eval on the gap robot every
+buffer), on PickCubeGap (latency by default, as the demo), same seed and step budget, eval on the gap robot every
 1k steps. In the corrected run a scripted person takes over through an SDL virtual pad when the policy
 has had `--patience` steps without lifting the cube (as in benchmarks/hil_finetune.py).
 
-    python benchmarks/finetune_gap.py [--checkpoint runs/demo/sim/checkpoint] [--steps 4000] [--variant heavy_cube]
+    python benchmarks/finetune_gap.py [--checkpoint runs/demo/sim/checkpoint] [--steps 4000] [--variant latency]
 
-Without --checkpoint it first trains the demo's sim policy (PickCube, 10k steps, seed 0; ~1.5 min).
+Without --checkpoint it first trains the demo's sim policy (PickCube, 24k steps, seed 0; ~4 min on an idle
+2-core machine).
 """
 from __future__ import annotations
 
@@ -26,7 +27,7 @@ from roboloop.policies.train_loop import Trainer, load_prior
 
 
 def sim_checkpoint(out: Path) -> Path:
-    cfg = build_train_config("PickCube", None, ["stop_at_success=0"], steps=10_000, seed=0)
+    cfg = build_train_config("PickCube", None, ["stop_at_success=0"], steps=24_000, seed=0)
     return Trainer(cfg, run_dir=out, progress=True).run().checkpoint
 
 
@@ -46,7 +47,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--checkpoint")
     ap.add_argument("--steps", type=int, default=4_000)
-    ap.add_argument("--variant", default="heavy_cube")
+    ap.add_argument("--variant", default="latency")
     ap.add_argument("--patience", type=int, default=20)
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as d:

@@ -50,8 +50,10 @@ def collect_labels(env: gym.Env, teacher: Callable[[dict], np.ndarray], episodes
 
 
 def distill_actor(agent: SAC, states: np.ndarray, labels: np.ndarray, updates: int = 2000,
-                  batch_size: int = 256, lr: float = 1e-3, seed: int = 0) -> DistillResult:
-    """Fit agent.actor's mean action tanh(mu) to `labels` (N, A) on `states` (N, D); state-only agents."""
+                  batch_size: int = 256, lr: float = 1e-3, seed: int = 0,
+                  progress: Callable[[int, float], None] | None = None, every: int = 250) -> DistillResult:
+    """Fit agent.actor's mean action tanh(mu) to `labels` (N, A) on `states` (N, D); state-only agents.
+    `progress(update, mse)` is called every `every` updates (long fits on a busy machine stay audible)."""
     if agent.image_keys:
         raise ValueError("distill_actor fits state-only actors")
     if states.ndim != 2 or labels.shape != (states.shape[0], agent.act_dim):
@@ -71,6 +73,8 @@ def distill_actor(agent: SAC, states: np.ndarray, labels: np.ndarray, updates: i
             loss.backward()
             opt.step()
             losses.append(float(loss.detach()))
+            if progress is not None and len(losses) % every == 0:
+                progress(len(losses), float(np.mean(losses[-50:])))
     finally:
         for p in params:
             p.requires_grad_(False)
@@ -154,7 +158,8 @@ def distill_checkpoint(teacher: str | Path, out_dir: str | Path, hidden_dims: tu
                               driver=None if r == 0 else student_act)
         states = np.concatenate([states, s])
         labels = a if labels is None else np.concatenate([labels, a])
-        fit = distill_actor(student, states, labels, updates=updates, seed=seed + r)
+        fit = distill_actor(student, states, labels, updates=updates, seed=seed + r,
+                            progress=lambda u, mse: log(f"  round {r + 1}: update {u}/{updates}, mse {mse:.4f}"))
         log(f"distill round {r + 1}/{rounds} ({'teacher' if r == 0 else 'student'} drives): "
             f"{fit.samples} labelled observations, mse {fit.final_mse:.4f}")
     t_res = evaluate(teacher_act, sim, eval_episodes, eval_seed)
