@@ -126,8 +126,9 @@ def distill_checkpoint(teacher: str | Path, out_dir: str | Path, hidden_dims: tu
     from roboloop.policies.evaluate import evaluate
     from roboloop.policies.train_loop import Trainer, load_agent
 
-    if rounds < 1 or episodes < 1 or eval_episodes < 1:
-        raise ValueError(f"rounds, episodes and eval_episodes must be >= 1 (got {rounds}, {episodes}, {eval_episodes})")
+    if min(rounds, episodes, eval_episodes, updates) < 1:
+        raise ValueError(f"rounds, episodes, eval_episodes and updates must be >= 1 "
+                         f"(got {rounds}, {episodes}, {eval_episodes}, {updates})")
     ckpt = load_checkpoint(teacher, load_replay=False)
     base = dict(ckpt.meta["config"])
     base["sac"] = {**base["sac"], "actor_hidden_dims": list(hidden_dims)}

@@ -221,7 +221,7 @@ def _cmd_export_c(args: argparse.Namespace) -> int:
             env_kwargs = deep_merge(env_kwargs, parse_override(o))
         rep = distill_checkpoint(source, Path(args.out) / "student", hidden, rounds=args.distill_rounds,
                                  episodes=args.distill_episodes, eval_episodes=args.distill_eval,
-                                 task=args.task, env=env_kwargs,
+                                 updates=args.distill_updates, task=args.task, env=env_kwargs,
                                  log=lambda s: print("  " + s, flush=True))
         print(f"closed-loop success on {rep.episodes} held-out episodes (seeds {rep.eval_seed}..."
               f"{rep.eval_seed + rep.episodes - 1}): teacher {rep.teacher_success:.0%}, "
@@ -360,6 +360,8 @@ def build_parser() -> argparse.ArgumentParser:
     xc.add_argument("--distill-rounds", type=int, default=3,
                     help="DAgger rounds: the teacher drives in the first, the student in the others (default 3)")
     xc.add_argument("--distill-episodes", type=int, default=20, help="episodes labelled per round (default 20)")
+    xc.add_argument("--distill-updates", type=int, default=1500,
+                    help="minibatch updates of the student after each round (default 1500)")
     xc.add_argument("--distill-eval", type=int, default=50,
                     help="held-out episodes on which student and teacher are compared (default 50)")
     xc.add_argument("--task", help="with --distill: the task to imitate and compare in (default the checkpoint's), "

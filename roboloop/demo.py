@@ -278,6 +278,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--episodes", type=int, default=50, help="held-out eval episodes for each measurement")
     ap.add_argument("--student", default="64x64", help="hidden widths of the distilled microcontroller actor")
     ap.add_argument("--distill-episodes", type=int, default=20, help="episodes labelled per DAgger round")
+    ap.add_argument("--distill-updates", type=int, default=1500, help="student updates after each DAgger round")
     ap.add_argument("--qemu-episodes", type=int, default=5, help="closed-loop episodes run on the emulated chip")
     ap.add_argument("--no-compile", action="store_true",
                     help="eager SAC updates (sac.compile=false): compiling takes longer than a short run's updates")
@@ -315,6 +316,7 @@ def main(argv: list[str] | None = None) -> int:
     REC.artifacts.append(f"{out / 'actor.onnx'} (fine-tuned actor, ONNX)")
     text = run([*CLI, "export", "c", str(tuned), "--distill", args.student, "--task", "PickCubeGap",
                 "--env", f"variant={args.variant}", "--distill-episodes", str(args.distill_episodes),
+                "--distill-updates", str(args.distill_updates),
                 "--distill-eval", str(args.episodes), "--target", "cortex-m4", "--quant", "none",
                 "--out", str(out / "c_float32")])
     teacher_rate, student_rate = (int(x) / 100 for x in re.search(r"teacher (\d+)%, student (\d+)%", text).groups())

@@ -14,7 +14,7 @@ import pytest
 from .ros_helpers import PY, REPO
 
 SMALL = ["--sim-steps", "1050", "--finetune-steps", "560", "--episodes", "4", "--distill-episodes", "2",
-         "--qemu-episodes", "2", "--no-compile"]
+         "--distill-updates", "200", "--qemu-episodes", "2", "--no-compile"]
 
 
 @pytest.mark.slow
