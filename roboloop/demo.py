@@ -321,9 +321,11 @@ def main(argv: list[str] | None = None) -> int:
                 "--out", str(out / "c_float32")])
     teacher_rate, student_rate = (int(x) / 100 for x in re.search(r"teacher (\d+)%, student (\d+)%", text).groups())
     REC.figures.append(f"distilled student vs teacher on {args.episodes} held-out robot episodes (seeds 700000...): "
-                       f"teacher {rate_text(teacher_rate, args.episodes)}, student {rate_text(student_rate, args.episodes)}")
+                       f"teacher {rate_text(teacher_rate, args.episodes)}, "
+                       f"student {rate_text(student_rate, args.episodes)}")
     student_ckpt = out / "c_float32" / "student" / "checkpoint"
-    run([*CLI, "export", "c", str(student_ckpt), "--target", "cortex-m4", "--quant", "int8", "--out", str(out / "c_int8")])
+    run([*CLI, "export", "c", str(student_ckpt), "--target", "cortex-m4", "--quant", "int8",
+         "--out", str(out / "c_int8")])
     for d in ("c_float32", "c_int8"):
         REC.artifacts.append(f"{out / d}/policy.c, policy.h ({d[2:]} student)")
     REC.artifacts.append(f"{student_ckpt} (distilled student checkpoint)")

@@ -43,7 +43,8 @@ def test_distilled_student_matches_the_teacher_and_fits(big_reach_checkpoint, tm
     flash = int(re.search(r"~(\d+) bytes flash", text).group(1))
     assert flash <= TARGETS["cortex-m4"].flash
     # the student is a checkpoint like any other: it exports to int8 without distilling again
-    assert main(["export", "c", str(out / "student" / "checkpoint"), "--quant", "int8", "--out", str(tmp_path / "c8")]) == 0
+    student = out / "student" / "checkpoint"
+    assert main(["export", "c", str(student), "--quant", "int8", "--out", str(tmp_path / "c8")]) == 0
     text = capsys.readouterr().out
     assert "int8 MLP 13 -> 64 -> 64 -> 4" in text and "fits cortex-m4" in text, text
     assert (tmp_path / "c8" / "policy.c").stat().st_size > 0
