@@ -190,14 +190,15 @@ def finetune(out: Path, ckpt: Path, variant: str, steps: int, rtf: float) -> Pat
     return run_dir / "checkpoint"
 
 
-def qemu_closed_loop(c_dir: Path, student: Path, variant: str, episodes: int) -> tuple[float, float, float]:
+def qemu_closed_loop(c_dir: Path, variant: str, episodes: int) -> tuple[float, float, float]:
     """Build <c_dir>/policy.c into Cortex-M4 firmware, run it in QEMU as the policy of `episodes` held-out
     episodes on PickCubeGap `variant`. Returns (success rate, instructions per inference, max |chip action -
-    PyTorch action| over the chip's own trajectory, normalized units) with PyTorch the `student` checkpoint."""
+    onnxruntime action| over the chip's own trajectory, normalized units), the reference being the exported
+    <c_dir>/policy.onnx (exact float32; PyTorch may run its matmuls in reduced precision)."""
     import numpy as np
 
-    from roboloop.envs import env_spec, make_env
-    from roboloop.policies.train_loop import load_actor
+    from roboloop.envs import make_env
+    from roboloop.policies.export.onnx_export import OnnxPolicy
     from roboloop.hardware.firmware_build import build_firmware
     from roboloop.hardware.mcu_bridge import MCUBridge, MCUPolicy
     from roboloop.hardware.qemu import QemuBoard
@@ -223,9 +224,9 @@ def qemu_closed_loop(c_dir: Path, student: Path, variant: str, episodes: int) ->
             print(f"  [{time.monotonic() - t0:5.0f} s] QEMU episode {ep + 1}/{episodes}: "
                   f"{'success' if r.success_rate else 'failure'} ({r.mean_length:.0f} steps)", flush=True)
         insns = bridge.bench(20)["instructions"]
-    actor = load_actor(student, env_spec(env))
-    gap = max(float(np.abs(a - actor.act(o, deterministic=True)).max()) for o, a in seen)
-    print(f"  max |chip - PyTorch| action over {len(seen)} steps: {gap:.2e}", flush=True)
+    reference = OnnxPolicy(c_dir / "policy.onnx")
+    gap = max(float(np.abs(a - reference.act(o)).max()) for o, a in seen)
+    print(f"  max |chip - onnxruntime| action over {len(seen)} steps: {gap:.2e}", flush=True)
     env.close()
     REC.figures.append(f"policy.o ({c_dir.name}): {fw.policy_size.flash} B flash, {fw.policy_size.ram} B RAM; "
                        f"{insns:.0f} instructions per inference")
@@ -331,14 +332,14 @@ def main(argv: list[str] | None = None) -> int:
     REC.artifacts.append(f"{student_ckpt} (distilled student checkpoint)")
 
     print(f"\n== 7. the student on an emulated Cortex-M4 (QEMU {QEMU_BOARD}), closed loop on the robot", flush=True)
-    REC.commands.append(f"python: roboloop.demo.qemu_closed_loop({out / 'c_float32'}, {student_ckpt}, "
-                        f"{args.variant!r}, {args.qemu_episodes}) and the same for c_int8")
+    REC.commands.append(f"python: roboloop.demo.qemu_closed_loop({out / 'c_float32'}, {args.variant!r}, "
+                        f"{args.qemu_episodes}) and the same for c_int8")
     qemu = {}
     for d in ("c_float32", "c_int8"):
-        qemu[d] = qemu_closed_loop(out / d, student_ckpt, args.variant, args.qemu_episodes)
+        qemu[d] = qemu_closed_loop(out / d, args.variant, args.qemu_episodes)
         REC.figures.append(f"QEMU closed loop, {d[2:]}: {qemu[d][0]:.0%} of {args.qemu_episodes} held-out robot "
                            f"episodes (seeds {HELD_OUT_SEED}...), {qemu[d][1]:.0f} instructions per inference, "
-                           f"max |chip - PyTorch| action {qemu[d][2]:.2e}")
+                           f"max |chip - onnxruntime| action {qemu[d][2]:.2e}")
 
     minutes = (time.time() - t0) / 60
     plot(out / "success.png", _sim_evals(sim_ckpt), args.sim_steps)
