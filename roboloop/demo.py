@@ -120,8 +120,11 @@ def success(ckpt: Path, task: str, env: list[str], episodes: int, label: str, ro
     return rate
 
 
-def finetune(out: Path, ckpt: Path, variant: str, steps: int, rtf: float) -> Path:
-    """Learner + ROS 2 graph until the learner has trained on `steps` robot steps; returns its checkpoint."""
+def finetune(out: Path, ckpt: Path, variant: str, steps: int, rtf: float, patience: int) -> Path:
+    """Learner + ROS 2 graph until the learner has trained on `steps` robot steps; returns its checkpoint.
+    The scripted person takes over after `patience` steps of an episode without a lift."""
+    from roboloop.sim import GAP_VARIANTS
+    delay = int(GAP_VARIANTS[variant].get("action_delay", 0))
     run_dir = out / "finetune"
     learn = [*CLI, "learn", "--init", str(ckpt), "--bind", "tcp://127.0.0.1:*", "--out", str(run_dir),
              "--steps", str(steps), "--no-progress", "--set", "eval_every=0",
@@ -152,7 +155,9 @@ def finetune(out: Path, ckpt: Path, variant: str, steps: int, rtf: float) -> Pat
         endpoint = (run_dir / "learner.endpoint").read_text().strip()
         launch = [*CLI, "launch", "sim.launch.xml", f"checkpoint:={ckpt}", f"learner:={endpoint}",
                   "task:=roboloop/PickCubeGap-v0", f"env:=variant={variant}", "scripted_person:=true",
-                  f"real_time_factor:={rtf}", "cameras:=false"]
+                  f"real_time_factor:={rtf}", "cameras:=false", f"patience:={patience}",
+                  # the person has felt the robot's lag and waits it out (see LagAwarePickCubeExpert)
+                  f"person_delay:={delay}"]
         REC.commands.append(_shown(launch) + "   (until the learner is done)")
         print("$ " + REC.commands[-1], flush=True)
         env = dict(os.environ, ROS_AUTOMATIC_DISCOVERY_RANGE="LOCALHOST")
@@ -269,6 +274,24 @@ def write_report(path: Path, summary: list[str]) -> None:
     path.write_text("\n".join(lines) + "\n")
 
 
+class Stages:
+    """Prints each stage's header and keeps how long every stage took, for the report."""
+
+    def __init__(self):
+        self.times: list[tuple[str, float]] = []
+        self._t = time.monotonic()
+
+    def __call__(self, title: str) -> None:
+        self.close()
+        print(("\n" if self.times else "") + f"== {len(self.times) + 1}. {title}", flush=True)
+        self.times.append((title, 0.0))
+        self._t = time.monotonic()
+
+    def close(self) -> None:
+        if self.times and self.times[-1][1] == 0.0:
+            self.times[-1] = (self.times[-1][0], time.monotonic() - self._t)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", default="runs/demo")
@@ -276,6 +299,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--finetune-steps", type=int, default=6_000, help="robot steps of fine-tuning through ROS 2")
     ap.add_argument("--variant", default="latency", help="the robot's reality gap (PickCubeGap variant)")
     ap.add_argument("--real-time-factor", type=float, default=3.0, help="sim robot speed-up during fine-tuning")
+    ap.add_argument("--patience", type=int, default=8,
+                    help="the scripted person takes over after this many steps of an episode without a lift (a "
+                         "person who waits out 2 steps of latency needs 35-45 of the 50 steps to pick)")
     ap.add_argument("--episodes", type=int, default=50, help="held-out eval episodes for each measurement")
     ap.add_argument("--student", default="64x64", help="hidden widths of the distilled microcontroller actor")
     ap.add_argument("--distill-episodes", type=int, default=20, help="episodes labelled per DAgger round")
@@ -291,28 +317,28 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.time()
     robot = ["PickCubeGap", [f"variant={args.variant}"]]
 
-    print(f"== 1. train PickCube in sim ({args.sim_steps} steps)", flush=True)
+    stage = Stages()
+    stage(f"train PickCube in sim ({args.sim_steps} steps)")
     run([*CLI, "train", "--task", "PickCube", "--seed", "0", "--steps", str(args.sim_steps), "--out", str(out / "sim"),
          "--set", "stop_at_success=0", *(["--set", "sac.compile=false"] if args.no_compile else [])])
     sim_ckpt = out / "sim" / "checkpoint"
     REC.artifacts.append(f"{sim_ckpt} (sim-trained checkpoint; TensorBoard logs in {out / 'sim' / 'tb'})")
 
-    print("\n== 2. the sim policy on held-out sim seeds", flush=True)
+    stage("the sim policy on held-out sim seeds")
     sim_rate = success(sim_ckpt, "PickCube", [], args.episodes, "sim policy, held-out sim seeds", args.sim_steps)
 
-    print(f"\n== 3. the sim policy on the robot (PickCubeGap {args.variant}: the reality gap)", flush=True)
+    stage(f"the sim policy on the robot (PickCubeGap {args.variant}: the reality gap)")
     before = success(sim_ckpt, *robot, args.episodes, "gap robot before fine-tuning", args.sim_steps)
 
-    print(f"\n== 4. fine-tune through ROS 2 against the sim robot ({args.finetune_steps} steps, "
-          f"a scripted person at a virtual pad)", flush=True)
-    tuned = finetune(out, sim_ckpt, args.variant, args.finetune_steps, args.real_time_factor)
+    stage(f"fine-tune through ROS 2 against the sim robot ({args.finetune_steps} steps, "
+          f"a scripted person at a virtual pad)")
+    tuned = finetune(out, sim_ckpt, args.variant, args.finetune_steps, args.real_time_factor, args.patience)
     REC.artifacts.append(f"{tuned} (fine-tuned checkpoint)")
 
-    print("\n== 5. the fine-tuned policy on held-out robot seeds", flush=True)
+    stage("the fine-tuned policy on held-out robot seeds")
     after = success(tuned, *robot, args.episodes, "gap robot after fine-tuning", args.sim_steps + args.finetune_steps)
 
-    print(f"\n== 6. export: ONNX, then a {args.student} student distilled for a Cortex-M4 (C float32 and int8)",
-          flush=True)
+    stage(f"export: ONNX, then a {args.student} student distilled for a Cortex-M4 (C float32 and int8)")
     run([*CLI, "export", "onnx", str(tuned), "--out", str(out / "actor.onnx")])
     REC.artifacts.append(f"{out / 'actor.onnx'} (fine-tuned actor, ONNX)")
     text = run([*CLI, "export", "c", str(tuned), "--distill", args.student, "--task", "PickCubeGap",
@@ -331,7 +357,7 @@ def main(argv: list[str] | None = None) -> int:
         REC.artifacts.append(f"{out / d}/policy.c, policy.h ({d[2:]} student)")
     REC.artifacts.append(f"{student_ckpt} (distilled student checkpoint)")
 
-    print(f"\n== 7. the student on an emulated Cortex-M4 (QEMU {QEMU_BOARD}), closed loop on the robot", flush=True)
+    stage(f"the student on an emulated Cortex-M4 (QEMU {QEMU_BOARD}), closed loop on the robot")
     REC.commands.append(f"python: roboloop.demo.qemu_closed_loop({out / 'c_float32'}, {args.variant!r}, "
                         f"{args.qemu_episodes}) and the same for c_int8")
     qemu = {}
@@ -341,6 +367,7 @@ def main(argv: list[str] | None = None) -> int:
                            f"episodes (seeds {HELD_OUT_SEED}...), {qemu[d][1]:.0f} instructions per inference, "
                            f"max |chip - onnxruntime| action {qemu[d][2]:.2e}")
 
+    stage.close()
     minutes = (time.time() - t0) / 60
     plot(out / "success.png", _sim_evals(sim_ckpt), args.sim_steps)
     REC.artifacts.insert(0, f"{out / 'success.png'} (success over robot steps)")
@@ -352,6 +379,14 @@ def main(argv: list[str] | None = None) -> int:
         f"- {args.student} student: {student_rate:.0%} vs teacher {teacher_rate:.0%} (held-out robot episodes); "
         f"in QEMU: float32 {qemu['c_float32'][0]:.0%}, int8 {qemu['c_int8'][0]:.0%} of {args.qemu_episodes}",
     ]
+    n = args.episodes
+    summary += [
+        f"- the gap hurts (sim's and the robot's 95% CIs apart): "
+        f"{'yes' if wilson(before, n)[1] < wilson(sim_rate, n)[0] else 'no'}",
+        f"- fine-tuning helps (before's and after's 95% CIs apart): "
+        f"{'yes' if wilson(after, n)[0] > wilson(before, n)[1] else 'no'}",
+    ]
+    summary += ["", "Stage times: " + "; ".join(f"{i + 1}. {t:.0f} s" for i, (_, t) in enumerate(stage.times))]
     write_report(out / "REPORT.md", summary)
     print("\n== " + "\n   ".join(summary), flush=True)
     print(f"== demo done in {minutes:.1f} min. Success on PickCubeGap {args.variant} ({args.episodes} episodes): "

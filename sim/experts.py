@@ -215,9 +215,11 @@ class ObservedPickCube:
         return 0.05 < self.gripper_opening() < 0.9 and float(np.linalg.norm(self.state[10:13])) < 0.02
 
 
-def expert_from_state(max_delta_pos: float, max_delta_yaw: float, use_yaw: bool) -> tuple[PickCubeExpert, ObservedPickCube]:
-    """A PickCube expert that acts on published states: call `view.update(state)`, then `expert.act()`."""
+def expert_from_state(max_delta_pos: float, max_delta_yaw: float, use_yaw: bool,
+                      delay: int = 0) -> tuple[PickCubeExpert, ObservedPickCube]:
+    """A PickCube expert that acts on published states: call `view.update(state)`, then `expert.act()`.
+    delay: control steps the robot applies actions late; > 0 gives the `LagAwarePickCubeExpert`."""
     view = ObservedPickCube(max_delta_pos, max_delta_yaw, use_yaw)
-    expert = PickCubeExpert(view)
+    expert = LagAwarePickCubeExpert(view, delay) if delay > 0 else PickCubeExpert(view)
     expert.reset()
     return expert, view

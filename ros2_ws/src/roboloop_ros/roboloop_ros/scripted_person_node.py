@@ -4,7 +4,9 @@ It plugs an SDL virtual gamepad into this process, moves its sticks and buttons 
 PickCube expert would, and publishes what roboloop's real pygame reader reads from it (so the whole
 path pad -> Joy -> teleop_node -> actor is the one a real pad takes). The person only sees the robot's
 topics: the expert acts on `observation/state`. They take over (hold the deadman) when the policy has
-had `patience` steps of an episode without lifting the cube, and drive to the end of that episode.
+had `patience` steps of an episode without lifting the cube, and drive to the end of that episode. On a
+robot whose actions arrive `action_delay` control steps late they move slower and wait out the lag, as a
+person who feels it does.
 
 The pad is read and published at once after each decision, so each Joy message answers one state (the
 actor waits briefly for that answer, see actor_node's `person_wait`). Between states (a reset) the pad
@@ -42,10 +44,14 @@ class ScriptedPersonNode(JoyNode):
             "max_delta_yaw": 0.2,     # rad per control step at full stick
             "use_yaw": False,         # the task has a yaw action
             "heartbeat": 0.2,         # s; under teleop_node's joy_timeout
+            "action_delay": 0,        # control steps the robot applies actions late; the person waits them out
         })
         self.map = load_map(p["pad"])
         self.patience, self.lift_threshold, self.cube_half = p["patience"], p["lift_threshold"], p["cube_half"]
-        self.expert, self.view = expert_from_state(p["max_delta_pos"], p["max_delta_yaw"], p["use_yaw"])
+        if p["action_delay"] < 0:
+            raise ValueError(f"action_delay must be >= 0 control steps, got {p['action_delay']}")
+        self.expert, self.view = expert_from_state(p["max_delta_pos"], p["max_delta_yaw"], p["use_yaw"],
+                                                   int(p["action_delay"]))
         self.t = -1
         self.action: np.ndarray | None = None
         self.last_publish = -np.inf
