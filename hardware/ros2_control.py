@@ -21,8 +21,9 @@ built from its description (`ArmKinematics`): the config's URDF, or the ``robot_
 running system (`description_from_topic`).
 
 Grippers (`gripper`): ``forward`` (a forward position controller: Float64MultiArray, one value per joint
-of ``<gripper_controller>/commands``), ``action`` (control_msgs/GripperCommand action
-``<gripper_controller>/gripper_cmd``; needs the control_msgs package of a ROS 2 install), ``controller``
+of ``<gripper_controller>/commands``), ``action`` (the control_msgs/GripperCommand action named by
+`gripper_controller`, e.g. ``/robotiq_gripper_controller/gripper_cmd`` of a GripperActionController or
+franka_gripper's ``/panda_gripper/gripper_action``; needs the control_msgs package of a ROS 2 install), ``controller``
 (the gripper joints are joints of the arm's own controller) or ``none``.
 
 Safety: a tick whose ``/joint_states`` is older than `state_timeout` stops the arm; `stop()` holds the
@@ -456,7 +457,7 @@ class _ForwardGripper:
 
 
 class _ActionGripper:
-    """control_msgs/GripperCommand action: a new goal whenever the target changes."""
+    """control_msgs/GripperCommand action `server` (its full name): a new goal whenever the target changes."""
 
     def __init__(self, driver: ControllerDriver, server: str, max_effort: float = 0.0):
         try:
@@ -466,7 +467,7 @@ class _ActionGripper:
                              "the PyPI ROS 2 wheels lack it): use gripper:=forward with a forward controller") from None
         from rclpy.action import ActionClient
         self.driver, self._goal = driver, GripperCommand.Goal
-        self.client = ActionClient(driver.node, GripperCommand, _name(server, "gripper_cmd"))
+        self.client = ActionClient(driver.node, GripperCommand, server)
         self.max_effort, self.last = float(max_effort), None
 
     def send(self, command: float) -> None:

@@ -179,3 +179,37 @@ def test_a_controller_with_other_joints_is_refused_by_name(ros_node):
         driver.tick()
     with pytest.raises(ValueError, match="gripper_controller"):
         ForwardPositionDriver(ros_node, "ur5", gripper="forward")
+
+
+def test_robot_driver_node_with_the_so101_walkthrough_parameters(ros_node, spawn):
+    """robot_driver_node as robot.launch.xml documents the SO-101 (joint_trajectory_controller + forward
+    gripper controller): cmd_vel and gripper_cmd topics in, the controllers' messages out."""
+    from geometry_msgs.msg import TwistStamped
+    from std_msgs.msg import Float64
+    kin, q = home("so101")
+    peer = start(spawn, "joint_trajectory", "arm_controller", kin.arm_joints, q, "--gripper",
+                 "gripper_controller:gripper:0.6")
+    node = spawn(PY, "-m", "roboloop_ros.robot_driver_node", "--ros-args", "--params-file",
+                 os.path.join(os.path.dirname(FAKE), "..", "..", "ros2_ws", "src", "roboloop_ros", "config",
+                              "robot_driver.yaml"),
+                 "-p", "robot:=so101", "-p", "interface:=joint_trajectory", "-p", "controller:=arm_controller",
+                 "-p", "gripper:=forward", "-p", "gripper_controller:=gripper_controller", "-p", "control_hz:=20.0")
+    cmd = ros_node.create_publisher(TwistStamped, "/cmd_vel", 10)
+    grip = ros_node.create_publisher(Float64, "/gripper_cmd", 10)
+    wait_for(lambda: received(peer, "joint_trajectory"), 30, lambda: f"trajectories:\n{node.output}\n{peer.output}")
+    n = len(received(peer, "joint_trajectory"))
+    for _ in range(20):                       # 1 s of +y at 5 cm/s, closing the jaw
+        msg = TwistStamped()
+        msg.header.stamp = ros_node.get_clock().now().to_msg()
+        msg.twist.linear.y = 0.05
+        cmd.publish(msg)
+        grip.publish(Float64(data=1.0))
+        time.sleep(0.05)
+    time.sleep(0.3)
+    moving = received(peer, "joint_trajectory")[n:]
+    assert len(moving) >= 10 and all(m["names"] == list(kin.arm_joints) for m in moving)
+    p_end = kin.fk(moving[-1]["values"])[0]
+    p_home = kin.fk(q)[0]
+    assert 0.03 < p_end[1] - p_home[1] < 0.07 and abs(p_end[0] - p_home[0]) < 0.01, p_end - p_home
+    assert received(peer, "gripper_commands")[-1]["values"] == [pytest.approx(kin.gripper_closed)]
+    assert "NONFINITE" not in peer.output and node.p.poll() is None

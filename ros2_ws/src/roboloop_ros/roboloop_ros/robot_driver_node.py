@@ -26,7 +26,7 @@ class RobotDriverNode(DriverNode):
             "joint_names": [],  # the controller's joints in its order ([] = read from the controller's joints parameter)
             "description_from_topic": False,  # build the kinematics from /robot_description instead of the arm's file
             "gripper": "none",  # none, forward (forward position controller), action (control_msgs/GripperCommand) or controller (joints of the arm's controller)
-            "gripper_controller": "",  # the gripper's forward controller or GripperCommand action server
+            "gripper_controller": "",  # the gripper's forward controller, or the full name of its GripperCommand action
             "gripper_range": [],  # [open, closed] gripper joint values, rad or m ([] = the arm config's)
             "workspace": [],  # [xmin, ymin, zmin, xmax, ymax, zmax] m, base frame ([] = the arm config's)
             "state_timeout": 0.5,  # s; older /joint_states -> stop the arm
