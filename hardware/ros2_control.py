@@ -168,7 +168,8 @@ class ControllerDriver(RobotDriver):
             raise ValueError(f"controller {self.controller!r} has joints {list(names)}: "
                              + (f"missing arm joint(s) {missing}; " if missing else "")
                              + (f"joint(s) {extra} are not the arm's" if extra else "")
-                             + ("" if self.gripper_kind == "controller" else " (gripper joints need gripper:=controller)"))
+                             + (" (gripper joints need gripper:=controller)"
+                                if set(extra) & set(self.kin.gripper_joints) else ""))
         if self.gripper_kind == "controller" and not any(j in names for j in self.kin.gripper_joints):
             raise ValueError(f"gripper:=controller, but controller {self.controller!r} has none of the gripper "
                              f"joints {list(self.kin.gripper_joints)}")
