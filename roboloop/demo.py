@@ -299,9 +299,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--finetune-steps", type=int, default=6_000, help="robot steps of fine-tuning through ROS 2")
     ap.add_argument("--variant", default="latency", help="the robot's reality gap (PickCubeGap variant)")
     ap.add_argument("--real-time-factor", type=float, default=3.0, help="sim robot speed-up during fine-tuning")
-    ap.add_argument("--patience", type=int, default=8,
-                    help="the scripted person takes over after this many steps of an episode without a lift (a "
-                         "person who waits out 2 steps of latency needs 35-45 of the 50 steps to pick)")
+    ap.add_argument("--patience", type=int, default=15,
+                    help="the scripted person takes over after this many steps of an episode without a lift (the "
+                         "lag-aware person needs 16-21 of the episode's 50 steps to pick)")
     ap.add_argument("--episodes", type=int, default=50, help="held-out eval episodes for each measurement")
     ap.add_argument("--student", default="64x64", help="hidden widths of the distilled microcontroller actor")
     ap.add_argument("--distill-episodes", type=int, default=20, help="episodes labelled per DAgger round")

@@ -12,6 +12,8 @@ wrapper) and return normalized actions in the env's action space. Call ``reset()
 
 from __future__ import annotations
 
+from collections import deque
+
 import numpy as np
 
 from .robot import TABLE_Z
@@ -113,19 +115,52 @@ class PickCubeExpert(_Expert):
         return self._action([ee[0], ee[1], self.LIFT_Z], 1.0, yaw)
 
 
+class _Predicted:
+    """The expert's view of the arm with the end effector where its pending commands will take it."""
+
+    def __init__(self, env, offset):
+        self._env, self._offset = env, offset
+        self.sim = _PredictedSim(env.sim, offset)
+
+    def __getattr__(self, name):
+        return getattr(self._env, name)
+
+
+class _PredictedSim:
+    def __init__(self, sim, offset):
+        self._sim, self._offset = sim, offset
+
+    def ee_pos(self) -> np.ndarray:
+        return self._sim.ee_pos() + self._offset()
+
+    def __getattr__(self, name):
+        return getattr(self._sim, name)
+
+
 class LagAwarePickCubeExpert(PickCubeExpert):
-    """The PickCube expert for an arm whose actions arrive `delay` control steps late: like a person who
-    feels the lag, it moves slower (proportional gain 1 / (1 + 0.75 delay), so the delayed loop does not
-    overshoot) and waits `delay` more steps for the jaws to close. Measured on PickCubeGap latency (2
-    steps): 100% of 20 episodes, where the plain expert lifts 0%."""
+    """The PickCube expert for an arm whose actions arrive `delay` control steps late, as a person who has
+    felt the lag acts: it steers the end effector where its last `delay` commands (sent, not yet applied)
+    will take it (a Smith predictor on the commanded Cartesian steps) and waits `delay` more steps for the
+    jaws to close. Measured on PickCubeGap latency (2 steps): 8 of 8 episodes lifted in 16-18 steps, and
+    8 of 8 with 3 steps of lag, where the plain expert lifts none."""
 
     def __init__(self, env, delay: int, noise: float = 0.0, seed: int | None = None):
         super().__init__(env, noise, seed)
-        self.gain = 1.0 / (1.0 + 0.75 * delay)
+        if delay < 1:
+            raise ValueError(f"delay must be >= 1 control step (got {delay}); use PickCubeExpert without lag")
+        self.pending: deque[np.ndarray] = deque(maxlen=delay)
+        arm = self.env
+        self.env = _Predicted(arm, lambda: sum((a[:3] for a in self.pending), np.zeros(3)) * arm.max_delta_pos)
         self.CLOSE_STEPS = PickCubeExpert.CLOSE_STEPS + delay
 
-    def _action(self, target_pos, gripper: float, target_yaw: float = 0.0, gain: float = 1.0) -> np.ndarray:
-        return super()._action(target_pos, gripper, target_yaw, gain * self.gain)
+    def reset(self) -> None:
+        super().reset()
+        self.pending.clear()
+
+    def act(self) -> np.ndarray:
+        a = super().act()
+        self.pending.append(a.copy())
+        return a
 
 
 class QuadExpert(_Expert):
