@@ -162,6 +162,11 @@ class LagAwarePickCubeExpert(PickCubeExpert):
         self.pending.append(a.copy())
         return a
 
+    def not_sent(self) -> None:
+        """The last action was not sent (someone else drives): predict from what is known, no motion."""
+        if self.pending:
+            self.pending[-1] = np.zeros_like(self.pending[-1])
+
 
 class QuadExpert(_Expert):
     """The geometric hover controller (quadrotor.HoverController) on the noise-free state."""

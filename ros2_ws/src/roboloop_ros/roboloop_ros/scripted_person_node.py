@@ -67,7 +67,10 @@ class ScriptedPersonNode(JoyNode):
             return
         # One expert decision per robot tick (its grasp timing counts ticks); the pad holds it until the next.
         self.action = self.expert.act()
-        drive_pad(self.virtual, self.action, self.map, deadman=self.wants_control())
+        control = self.wants_control()
+        if not control and hasattr(self.expert, "not_sent"):
+            self.expert.not_sent()   # the policy drives: the person's lag prediction must not count this action
+        drive_pad(self.virtual, self.action, self.map, deadman=control)
         self.publish()
 
     def on_step(self, msg: Int32) -> None:
