@@ -19,7 +19,7 @@ import numpy as np
 from .robot import TABLE_Z
 from .quad_tasks import QuadHoverEnv
 from .quadrotor import HoverController
-from .tasks import PickCubeEnv, ReachEnv
+from .tasks import PickCubeEnv, PickCubeGapEnv, ReachEnv
 
 
 class _Expert:
@@ -193,6 +193,10 @@ def make_expert(env, noise: float = 0.0, seed: int | None = None) -> _Expert:
         An object with ``reset()`` and ``act() -> np.ndarray`` (float32, in the action space).
     """
     base = env.unwrapped
+    if isinstance(base, PickCubeGapEnv) and base._delay:   # a robot that lags: a person who waits it out
+        expert = LagAwarePickCubeExpert(env, base._delay, noise, seed)
+        expert.reset()
+        return expert
     own = getattr(base, "scripted_expert", None)  # a task variant with its own expert settings
     if own is not None:
         expert: _Expert = own(env, noise, seed)

@@ -399,13 +399,6 @@ class PickCubeGapEnv(PickCubeEnv):
         ArmPhysics(self.sim.model, self.sim.data).apply(gap)
         self._pipe: list[np.ndarray] = []
 
-    def scripted_expert(self, env, noise: float = 0.0, seed: int | None = None):
-        """The scripted person for this robot: with action latency, one who moves slower and waits out the lag."""
-        from .experts import LagAwarePickCubeExpert, PickCubeExpert
-        if self._delay:
-            return LagAwarePickCubeExpert(env, self._delay, noise, seed)
-        return PickCubeExpert(env, noise, seed)
-
     def reset(self, *, seed=None, options=None):
         self._pipe = []
         return super().reset(seed=seed, options=options)
