@@ -59,7 +59,7 @@ class SACConfig:
     grad_clip_norm: float | None = 10.0   # None disables clipping
     batch_size: int = 256                 # transitions per update (half from the demo buffer with RLPD)
     utd_ratio: int = 1                    # critic updates per environment step
-    image_feature_dim: int = 50           # features per camera out of the conv encoder
+    image_feature_dim: int = 50           # features per camera out of the image encoder (either kind)
     image_channels: int = 32              # channels of the conv encoder's layers
     image_aug_pad: int = 4                # DrQ random-shift pad in pixels; 0 disables (images only: cached
                                           # features of a frozen encoder are not augmented)

@@ -28,7 +28,8 @@ def test_pick_cube_learns_from_ten_demos(tmp_path):
 
 def test_vision_task_trains_end_to_end(tmp_path):
     """Images flow env -> replay (stored once) -> augmented conv encoder -> checkpoint."""
-    overrides = ["sac.hidden_dims=[32, 32]", "sac.compile=false", "sac.batch_size=16", "sac.image_channels=8", "learning_starts=60",
+    overrides = ["sac.image_encoder=conv", "sac.hidden_dims=[32, 32]", "sac.compile=false", "sac.batch_size=16",
+                 "sac.image_channels=8", "learning_starts=60",
                  "eval_every=0", "eval_episodes=1", "env.image_size=64", "replay_capacity=1000"]
     cfg = build_train_config("PickCubeVision", None, overrides, steps=100, seed=0, demos=1)
     trainer = Trainer(cfg, run_dir=tmp_path, progress=False, log=lambda s: None)
