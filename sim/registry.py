@@ -16,6 +16,8 @@ TASKS = {
     # The quadrotor tasks end their episodes themselves (episode_s), whatever the control rate.
     "roboloop/QuadHover-v0": ("roboloop.sim.quad_tasks:QuadHoverEnv", None),
     "roboloop/QuadTrack-v0": ("roboloop.sim.quad_tasks:QuadTrackEnv", None),
+    # A differential-drive base: 300 steps = 30 s at 10 Hz, three times the expert's longest trips.
+    "roboloop/base-Nav-v0": ("roboloop.sim.base_tasks:BaseNavEnv", 300),
 }
 
 
