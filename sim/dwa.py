@@ -12,6 +12,13 @@ Each call: the window of (v, w) reachable within one control period under the ac
 point and the base can still brake before the nearest one; the admissible sample with the best
 weighted score of goal progress, heading to the goal, clearance and speed wins. With none
 admissible the base turns in place toward the more open side.
+
+Recovery (DWA's local minima: an obstacle squarely between the base and the goal): after `stuck_s`
+seconds without driving, the planner backs up for `backup_s` seconds at `backup_speed` while the rear
+half-plane is clear, then heads for a temporary subgoal `detour_m` away along the most open lidar
+direction within 120 degrees of the goal's bearing, for `detour_s` seconds (dead-reckoned from its own
+commands), then returns to the goal. Nav2's behaviour tree runs back-up and detour recoveries for the
+same reason.
 """
 from __future__ import annotations
 
@@ -39,6 +46,12 @@ class DWAConfig:
     w_heading: float = 0.4
     w_clearance: float = 0.3
     w_speed: float = 0.2
+    floor: float = 0.06             # m of clearance no arc may go below (lidar noise and beam gaps)
+    stuck_s: float = 1.0
+    detour_m: float = 1.0
+    detour_s: float = 3.0
+    backup_s: float = 1.0
+    backup_speed: float = 0.15
 
 
 class DWAPlanner:
@@ -51,6 +64,14 @@ class DWAPlanner:
         self.range_max = float(range_max)
         steps = max(2, int(round(self.c.horizon_s / self.c.dt)))
         self.t = np.linspace(self.c.dt, self.c.horizon_s, steps)       # rollout times (T,)
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget the recovery state (a new episode)."""
+        self._still = 0                   # consecutive calls without driving
+        self._detour: np.ndarray | None = None   # subgoal (2,) m in the present base frame
+        self._detour_left = 0
+        self._backup_left = 0
 
     def window(self, v: float, w: float) -> tuple[np.ndarray, np.ndarray]:
         c = self.c
@@ -72,6 +93,40 @@ class DWAPlanner:
         c = self.c
         ranges, angles = np.asarray(ranges, float), np.asarray(angles, float)
         goal = np.asarray(goal, float).reshape(2)
+        if self._backup_left > 0:
+            self._backup_left -= 1
+            rear = ranges[np.cos(angles) < 0]
+            if len(rear) and rear.min() > c.radius + c.margin:
+                return -c.backup_speed, 0.0
+            self._backup_left = 0
+        if self._detour is not None:
+            goal = self._detour
+        elif self._still * c.dt >= c.stuck_s and len(ranges):
+            if self._backup_left == 0 and self._still * c.dt < c.stuck_s + c.backup_s:
+                self._backup_left = int(round(c.backup_s / c.dt))
+                self._still += self._backup_left   # backed up once: the detour comes next
+                return self.plan(ranges, angles, goal, v, w)
+            bearing = np.arctan2(goal[1], goal[0])
+            off = np.abs(np.arctan2(np.sin(angles - bearing), np.cos(angles - bearing)))
+            pick = np.where(off <= np.deg2rad(120), ranges, -np.inf)
+            a = angles[int(np.argmax(pick))]
+            self._detour = goal = c.detour_m * np.array([np.cos(a), np.sin(a)])
+            self._detour_left = int(round(c.detour_s / c.dt))
+        v_cmd, w_cmd = self._plan(ranges, angles, goal, v, w)
+        self._still = self._still + 1 if v_cmd < 0.02 and np.linalg.norm(goal) > 0.3 else 0
+        if self._detour is not None:
+            self._detour_left -= 1
+            # Carry the subgoal into the next base frame by the commanded motion of one period.
+            th = w_cmd * c.dt
+            moved = self._detour - np.array([v_cmd * c.dt * np.cos(th / 2), v_cmd * c.dt * np.sin(th / 2)])
+            rot = np.array([[np.cos(th), np.sin(th)], [-np.sin(th), np.cos(th)]])
+            self._detour = rot @ moved
+            if self._detour_left <= 0 or np.linalg.norm(self._detour) < 0.2:
+                self._detour, self._still = None, 0
+        return v_cmd, w_cmd
+
+    def _plan(self, ranges, angles, goal, v: float, w: float) -> tuple[float, float]:
+        c = self.c
         hit = ranges < self.range_max - 1e-3
         pts = np.stack([ranges[hit] * np.cos(angles[hit]), ranges[hit] * np.sin(angles[hit])], axis=-1)
         vs, ws = self.window(v, w)
@@ -86,8 +141,9 @@ class DWAPlanner:
         # Admissible (Fox et al.): the base can brake to a stop before the arc first comes within the margin.
         # Already inside the margin (squeezed past a corner), moving away from the nearest point is allowed.
         clear_now = (np.linalg.norm(pts, axis=1).min() - c.radius) if len(pts) else np.inf
-        # A hard floor of half the margin stays, whatever the lidar noise makes of clear_now.
-        blocked = clear < max(0.5 * c.margin, min(c.margin, clear_now - 0.01))
+        # Inside the floor already, an arc may not get any closer than the base is now.
+        thr = min(c.margin, max(c.floor, clear_now - 0.01)) if clear_now >= c.floor else clear_now
+        blocked = clear < thr
         first = blocked.argmax(axis=1)
         t_free = np.where(first > 0, self.t[np.maximum(first - 1, 0)], 0.0)
         travel = np.where(blocked.any(axis=1), V * t_free, np.inf)
@@ -126,6 +182,9 @@ class DWAPolicy:
         self.angles = lidar["angle_min_rad"] + lidar["angle_increment_rad"] * np.arange(len(self.scan_cols))
         cfg = config or DWAConfig(max_linear=self.max_v, max_angular=self.max_w, dt=1.0 / spec["control_hz"])
         self.planner = DWAPlanner(cfg, lidar["range_max_m"])
+
+    def reset(self) -> None:
+        self.planner.reset()
 
     def act(self, obs, deterministic: bool = True) -> np.ndarray:
         s = np.asarray(obs["state"] if isinstance(obs, dict) else obs, np.float64)

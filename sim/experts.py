@@ -219,5 +219,8 @@ class BaseNavExpert(_Expert):
         from .dwa import DWAPolicy
         self.policy = DWAPolicy(self.env.task_spec())
 
+    def reset(self) -> None:
+        self.policy.reset()
+
     def _act(self) -> np.ndarray:
         return self.policy.act({"state": self.env._last_state}).astype(np.float64)
