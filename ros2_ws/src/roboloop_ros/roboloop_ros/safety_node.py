@@ -55,7 +55,8 @@ class SafetyNode(Node):
             "max_speed": 0.5, "max_accel": 3.0,                               # m/s, m/s^2
             "frame_id": "world",           # frame of the published commands
             "robot": "arm",                # "arm" (end-effector envelope) or "base" (mobile base, lidar stop)
-            "max_angular": 1.5, "max_angular_accel": 3.0,                     # base: rad/s, rad/s^2
+            "max_angular": 1.5,            # base: rad/s (max_speed and max_accel are its linear m/s, m/s^2)
+            "max_angular_accel": 3.0,      # base: rad/s^2
             "stop_distance": 0.3,          # base: m; a lidar reading under it ahead stops the base
             "max_scan_age": 0.5,           # base: s; without a fresher scan the base does not drive
             "cmd_out_stamped": True,       # base: cmd_out as TwistStamped (true) or Twist (false)

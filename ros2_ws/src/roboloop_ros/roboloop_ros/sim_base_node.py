@@ -51,7 +51,9 @@ class SimBaseNode(Node):
             "real_time_factor": 1.0,         # >1: faster than real time (tests, demos)
             "command_timeout": 0.5,          # s without a command -> stop
             "cmd_vel_stamped": True,         # cmd_vel is TwistStamped (true) or Twist (false)
-            "odom_frame": "odom", "base_frame": "base_link", "laser_frame": "base_scan",
+            "odom_frame": "odom",            # frame of the odometry (the pose at the episode start)
+            "base_frame": "base_link",       # the base's frame (odom's child frame, /tf's child)
+            "laser_frame": "base_scan",      # frame of the LaserScan (at the base's centre)
         })
         self.frames = p["odom_frame"], p["base_frame"], p["laser_frame"]
         rtf = p["real_time_factor"]
