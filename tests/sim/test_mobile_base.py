@@ -191,3 +191,41 @@ def test_dwa_reaches_the_goal_in_an_empty_arena_and_avoids_a_blocking_obstacle(m
         if terminated or truncated:
             break
     assert info["is_success"] and not info["collision"]
+
+
+def test_race_checkpoints_come_from_the_demo_lap_and_the_expert_laps_faster(make_env):
+    from roboloop.sim import make_expert
+    from roboloop.sim.race_task import ISLAND_X
+    env = make_env("roboloop/base-Race-v0")
+    u = env.unwrapped
+    cps = u.checkpoints
+    # One slow lap, a checkpoint every 0.5 m, all on the track: clear of the island and the walls.
+    assert 15 <= len(cps) <= 30 and u.demo_lap_s > 30.0
+    assert np.all(np.abs(cps) < 2.5 - CHASSIS_RADIUS)
+    island = np.stack([ISLAND_X, np.zeros_like(ISLAND_X)], 1)
+    assert np.linalg.norm(cps[:, None] - island[None], axis=-1).min() > 0.35 + CHASSIS_RADIUS
+    obs, info = env.reset(seed=0)
+    expert = make_expert(env)
+    for _ in range(300):
+        obs, r, terminated, truncated, info = env.step(expert.act())
+        assert not terminated
+    assert info["laps"] >= 1 and info["collisions"] == 0
+    assert info["lap_times"][0] < 0.6 * u.demo_lap_s
+
+
+def test_race_collision_respawns_at_the_last_checkpoint_and_goes_on(make_env):
+    env = make_env("roboloop/base-Race-v0", checkpoints=[[0.0, -1.35], [1.9, 0.0], [0.0, 1.35], [-1.9, 0.0]])
+    u = env.unwrapped
+    obs, _ = env.reset(seed=0)
+    total = 0.0
+    for _ in range(100):   # full speed, hard left: into the island
+        obs, r, terminated, truncated, info = env.step(np.array([1.0, 0.35], np.float32))
+        total += r
+        if info["collisions"]:
+            break
+    assert info["collisions"] == 1 and not terminated and r < -3.0
+    pose = u.sim.pose()
+    np.testing.assert_allclose(pose[:2], u.checkpoints[info["checkpoint"]], atol=1e-6)
+    assert u.sim.twist() == pytest.approx([0.0, 0.0], abs=1e-9)
+    with pytest.raises(ValueError, match="checkpoints must be"):
+        make_env("roboloop/base-Race-v0", checkpoints=[[0.0, 0.0]])
