@@ -29,7 +29,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from .mobile_base import CHASSIS_RADIUS, BaseLimits, BasePhysics, MobileBaseSim
+from .mobile_base import CHASSIS_RADIUS, BaseLimits, BasePhysics, MobileBaseSim, Steering
 from .rules import BaseNavRules, named
 from .tasks import UNIT_BOUNDS
 
@@ -48,7 +48,9 @@ class BaseNavEnv(gym.Env):
     max_angular_accel (rad/s^2, 3.0), radius_error (relative half-width of each wheel's true radius,
     0.003), slip ((0, 0.03): range of the episode's mean slip, common to both wheels), slip_jitter (per
     wheel and step, 0.01), encoder_noise (rad/s, 0.2), success_dist (m, 0.25), collision_range (m, 0.20), reward_type ("dense" | "sparse"),
-    camera (False), image_size (px, 64), render_mode (None | "rgb_array"), render_size (px, 480).
+    camera (False), image_size (px, 64), drive ("diff" | "ackermann": the car-like variant, see
+    `roboloop.sim.mobile_base.Steering`), wheelbase (m, 0.26), max_steer (rad, 0.45),
+    render_mode (None | "rgb_array"), render_size (px, 480).
     """
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 10}
@@ -62,8 +64,8 @@ class BaseNavEnv(gym.Env):
                  max_linear_accel: float = 1.0, max_angular_accel: float = 3.0, radius_error: float = 0.003,
                  slip: Sequence[float] = (0.0, 0.03), slip_jitter: float = 0.01, encoder_noise: float = 0.2,
                  success_dist: float = 0.25, collision_range: float = 0.20, reward_type: str = "dense",
-                 camera: bool = False, image_size: int = 64, render_mode: str | None = None,
-                 render_size: int = 480):
+                 camera: bool = False, image_size: int = 64, drive: str = "diff", wheelbase: float = 0.26,
+                 max_steer: float = 0.45, render_mode: str | None = None, render_size: int = 480):
         if not 1.0 <= control_hz <= 50.0:
             raise ValueError(f"control_hz must be within 1-50 Hz, got {control_hz}")
         if render_mode not in (None, "rgb_array"):
@@ -81,10 +83,14 @@ class BaseNavEnv(gym.Env):
             raise ValueError("slip_jitter, encoder_noise and clearance must be >= 0, success_dist > 0")
         if range_max > UNIT_BOUNDS["m"][1]:
             raise ValueError(f"range_max must be <= {UNIT_BOUNDS['m'][1]} m (the state's bound), got {range_max}")
+        if drive not in ("diff", "ackermann"):
+            raise ValueError(f"drive must be 'diff' or 'ackermann', got {drive!r}")
+        self.drive = drive
         self.limits = BaseLimits(max_linear, max_angular, max_linear_accel, max_angular_accel)
         self.sim = MobileBaseSim(n_beams=n_beams, range_max=range_max, lidar_noise=lidar_noise,
                                  n_clutter=self.N_SLOTS, arena_half=arena_half, control_hz=control_hz,
-                                 physics_hz=physics_hz, limits=self.limits)
+                                 physics_hz=physics_hz, limits=self.limits,
+                                 steering=Steering(wheelbase, max_steer) if drive == "ackermann" else None)
         self.control_hz, self.physics_hz = float(control_hz), float(physics_hz)
         self.n_obstacles, self.goal_dist, self.clearance = (lo_n, hi_n), (g_lo, g_hi), float(clearance)
         self.radius_error, self.slip, self.slip_jitter = float(radius_error), (s_lo, s_hi), float(slip_jitter)
@@ -238,7 +244,8 @@ class BaseNavEnv(gym.Env):
             observation["front"] = {"shape": [self.image_size, self.image_size, 3], "dtype": "uint8",
                                     "camera": "front"}
         return {
-            "task": self.TASK_ID, "robot": {"kind": "diff_drive", "chassis_radius_m": CHASSIS_RADIUS},
+            "task": self.TASK_ID, "robot": {"kind": "ackermann" if self.drive == "ackermann" else "diff_drive",
+                                            "chassis_radius_m": CHASSIS_RADIUS},
             "control_hz": self.control_hz, "physics_hz": self.physics_hz, "observation": observation,
             "action": {"shape": [2], "dtype": "float32", "names": ["v", "w"], "units": ["1", "1"],
                        "low": -1.0, "high": 1.0, "command": "base_velocity",

@@ -92,6 +92,26 @@ class BaseLimits:
 
 
 @dataclass
+class Steering:
+    """The car-like (Ackermann) variant: the front wheels steer, so the base cannot turn in place. A
+    commanded (v, w) becomes the steering angle atan(w * wheelbase / |v|), clipped to +-max_steer (rad),
+    and the base turns at v * tan(angle) / wheelbase. wheelbase m, max_steer rad."""
+    wheelbase: float = 0.26
+    max_steer: float = 0.45
+
+    def __post_init__(self):
+        if not (self.wheelbase > 0 and 0 < self.max_steer < math.pi / 2):
+            raise ValueError(f"wheelbase must be > 0 m and max_steer within (0, pi/2) rad, got {self}")
+
+    def yaw_rate(self, v: float, w: float) -> float:
+        """The yaw rate (rad/s) the steering achieves for the request (v m/s, w rad/s)."""
+        if abs(v) < 1e-9:
+            return 0.0
+        angle = float(np.clip(math.atan(w * self.wheelbase / abs(v)), -self.max_steer, self.max_steer))
+        return v * math.tan(angle) / self.wheelbase
+
+
+@dataclass
 class BasePhysics:
     """One episode's wheel-ground physics. radius_scale: true / nominal wheel radius (per wheel, L R);
     slip: mean longitudinal slip of each wheel (0 = none, 0.1 = the ground moves 10% less than the
@@ -123,11 +143,13 @@ class MobileBaseSim:
         lidar_noise: m, std of gaussian range noise. n_clutter: clutter cylinders the model holds.
         arena_half: m, the walls stand at +-arena_half. control_hz / physics_hz: Hz (an integer ratio).
         limits: `BaseLimits`. seed: the noise generator's seed (tasks pass their own generator to reset).
+        steering: None for differential drive, a `Steering` for the car-like (Ackermann) variant; its rear
+            wheels carry the encoders, so the odometry is the same.
     """
 
     def __init__(self, n_beams: int = 24, range_max: float = 3.5, lidar_noise: float = 0.0, n_clutter: int = 8,
                  arena_half: float = 2.5, control_hz: float = 10.0, physics_hz: float = 100.0,
-                 limits: BaseLimits | None = None, seed: int | None = None):
+                 limits: BaseLimits | None = None, seed: int | None = None, steering: Steering | None = None):
         ratio = physics_hz / control_hz
         if control_hz <= 0 or abs(ratio - round(ratio)) > 1e-9 or round(ratio) < 1:
             raise ValueError(f"physics_hz ({physics_hz}) must be an integer multiple of control_hz ({control_hz})")
@@ -140,6 +162,7 @@ class MobileBaseSim:
         self.data = mujoco.MjData(self.model)
         self.control_hz, self.dt, self.substeps = float(control_hz), 1.0 / control_hz, int(round(ratio))
         self.limits = limits or BaseLimits()
+        self.steering = steering
         self.rng = np.random.default_rng(seed)
         self.angles = beam_angles(self.n_beams)
         self.chassis = self.model.geom("chassis").id
@@ -203,7 +226,10 @@ class MobileBaseSim:
         """Advance one control period at the present set point: physics, encoders, odometry."""
         rng = rng or self.rng
         p = self.physics
-        wheels = wheel_speeds(*self.setpoint)                  # the motor controllers' nominal-radius targets
+        v_set, w_set = self.setpoint
+        if self.steering is not None:   # a car turns only as its steering allows
+            w_set = self.steering.yaw_rate(v_set, w_set)
+        wheels = wheel_speeds(v_set, w_set)                    # the motor controllers' nominal-radius targets
         slip = np.clip(np.asarray(p.slip) + rng.normal(0.0, p.slip_jitter, 2) if p.slip_jitter else
                        np.asarray(p.slip, float), 0.0, 0.95)
         v_true, w_true = body_velocity(wheels * (1.0 - slip), WHEEL_RADIUS * np.asarray(p.radius_scale))

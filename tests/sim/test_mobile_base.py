@@ -229,3 +229,20 @@ def test_race_collision_respawns_at_the_last_checkpoint_and_goes_on(make_env):
     assert u.sim.twist() == pytest.approx([0.0, 0.0], abs=1e-9)
     with pytest.raises(ValueError, match="checkpoints must be"):
         make_env("roboloop/base-Race-v0", checkpoints=[[0.0, 0.0]])
+
+
+def test_the_car_like_variant_cannot_turn_in_place_and_keeps_its_turning_radius(make_env):
+    from roboloop.sim.mobile_base import Steering
+    car = MobileBaseSim(arena_half=5.0, limits=BaseLimits(max_linear_accel=100, max_angular_accel=100),
+                        steering=Steering(wheelbase=0.26, max_steer=0.45))
+    car.reset((0.0, 0.0, 0.0))
+    drive(car, 0.0, 1.5, 10)
+    assert car.pose()[2] == pytest.approx(0.0, abs=1e-6)       # no turning on the spot
+    drive(car, 0.4, 1.5, 20)                                    # asks for more than the steering gives
+    v, w = car.twist()
+    assert w == pytest.approx(0.4 * math.tan(0.45) / 0.26, rel=0.03)
+    assert car.odom[2] == pytest.approx(car.pose()[2], abs=0.02)   # the rear-wheel odometry follows
+    env = make_env("roboloop/base-Nav-v0", drive="ackermann")
+    assert env.unwrapped.task_spec()["robot"]["kind"] == "ackermann"
+    with pytest.raises(ValueError, match="drive must be"):
+        make_env("roboloop/base-Nav-v0", drive="tank")
