@@ -2,7 +2,7 @@
 velocity command stays within speed and acceleration limits and stops before an obstacle the lidar sees.
 
 `BaseSafety` is plain numpy so the same object guards a simulated base and the ROS 2 safety node
-(`safety_node` with ``robot: base``). One `filter` call per command, `dt` seconds apart:
+(`safety_node` with ``kind: base``). One `filter` call per command, `dt` seconds apart:
 
     1. not two finite numbers       -> stop (v = w = 0)
     2. no scan, or a stale one      -> the linear velocity stops (rotation in place stays allowed)

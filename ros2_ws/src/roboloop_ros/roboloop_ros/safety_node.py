@@ -1,5 +1,5 @@
 """safety_node: the safety envelope and a watchdog between the actor and the robot driver, for an arm
-(`robot: arm`, the default) or a mobile base (`robot: base`).
+(`kind: arm`, the default) or a mobile base (`kind: base`).
 
 Arm. Subscribes:
   cmd_in        geometry_msgs/TwistStamped  the actor's end-effector velocity (remap from actor/cmd_vel)
@@ -17,7 +17,7 @@ robot (a zero twist) and say why: a non-finite or stale command, no ee_pose yet,
 which sends a stop whenever no fresh command has come for `watchdog_timeout` seconds (the actor died,
 hung or lost its network), repeating it every check until commands come back.
 
-Base (`robot: base`): cmd_in is the actor's TwistStamped (linear.x m/s, angular.z rad/s); the node also
+Base (`kind: base`): cmd_in is the actor's TwistStamped (linear.x m/s, angular.z rad/s); the node also
 subscribes `scan` (sensor_msgs/LaserScan, sensor-data QoS) and publishes cmd_out as TwistStamped
 (`cmd_out_stamped: true`) or Twist. Every command goes through `roboloop.hardware.base_safety.BaseSafety`:
 speed (max_speed m/s, max_angular rad/s) and acceleration (max_accel m/s^2, max_angular_accel rad/s^2)
@@ -56,16 +56,16 @@ class SafetyNode(Node):
             "robot_base": [0.0, 0.0, 0.0],  # m, the arm base's position in the frame of ee_pose (the arm sims: [0, 0, 0.4])
             "max_speed": 0.5, "max_accel": 3.0,                               # m/s, m/s^2
             "frame_id": "world",           # frame of the published commands
-            "robot": "arm",                # "arm" (end-effector envelope) or "base" (mobile base, lidar stop)
+            "kind": "arm",                 # "arm" (end-effector envelope) or "base" (mobile base, lidar stop)
             "max_angular": 1.5,            # base: rad/s (max_speed and max_accel are its linear m/s, m/s^2)
             "max_angular_accel": 3.0,      # base: rad/s^2
             "stop_distance": 0.3,          # base: m; a lidar reading under it ahead stops the base
             "max_scan_age": 0.5,           # base: s; without a fresher scan the base does not drive
             "cmd_out_stamped": True,       # base: cmd_out as TwistStamped (true) or Twist (false)
         })
-        if p["robot"] not in ("arm", "base"):
-            raise ValueError(f"parameter 'robot' must be 'arm' or 'base', got {p['robot']!r}")
-        self.base = p["robot"] == "base"
+        if p["kind"] not in ("arm", "base"):
+            raise ValueError(f"parameter 'kind' must be 'arm' or 'base', got {p['kind']!r}")
+        self.base = p["kind"] == "base"
         self.period = 1.0 / p["control_hz"]
         self.timeout, self.max_age, self.max_pose_age = p["watchdog_timeout"], p["max_command_age"], p["max_pose_age"]
         self.frame_id = p["frame_id"]
