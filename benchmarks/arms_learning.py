@@ -7,7 +7,7 @@ task, the final held-out success, the best one and the first step at which it re
 (Reach 0.9, PickCube 0.8), with the wall minutes and the machine's load average.
 
     python benchmarks/arms_learning.py [--arms so101 panda] [--tasks Reach PickCube] [--seeds 1]
-        [--reach-steps 6000] [--pick-steps 20000] [--out bench/arms]
+        [--reach-steps 6000] [--pick-steps 20000] [--eval-every N] [--out bench/arms] [--set KEY=VALUE]
 
 A bench folder left by an interrupted run is continued (finished seeds are kept).
 """
@@ -31,6 +31,7 @@ def main() -> None:
     p.add_argument("--seeds", type=int, default=1)
     p.add_argument("--reach-steps", type=int, default=6000)
     p.add_argument("--pick-steps", type=int, default=20000)
+    p.add_argument("--eval-every", type=int, default=0, help="env steps between evaluations (0: a quarter of the run)")
     p.add_argument("--eval-episodes", type=int, default=20)
     p.add_argument("--out", default="bench/arms")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override for every run")
@@ -43,7 +44,7 @@ def main() -> None:
             t0, load0 = time.time(), os.getloadavg()[0]
             folder = run_bench(None, a.seeds, out=Path(a.out) / f"{arm}-{task}", task=f"{arm}-{task}",
                                overrides=[f"steps={steps}", "sac.compile=false", *a.set],
-                               eval_every=max(1000, steps // 4), eval_episodes=a.eval_episodes)
+                               eval_every=a.eval_every or max(1000, steps // 4), eval_episodes=a.eval_episodes)
             minutes, load = (time.time() - t0) / 60, (load0 + os.getloadavg()[0]) / 2
             runs = json.loads((folder / "bench.json").read_text())["runs"]
             for seed, evals in sorted(runs.items()):
