@@ -25,7 +25,8 @@ class SimRobotDriver(RobotDriver):
     """MuJoCo arm driven through a roboloop task env.
 
     Args:
-        task: task name or id (`roboloop tasks`), e.g. ``roboloop/PickCube-v0``.
+        task: task name or id (`roboloop tasks`), e.g. ``roboloop/PickCube-v0`` or ``roboloop/so101-PickCube-v0``
+            (any arm task: the sim robot is then that arm).
         env_kwargs: task options (control_hz, ...); control_hz sets the tick rate.
         seed: seed of the first `reset`; later resets continue the env's random stream.
     The speed limits default to what one env action can do: max_delta_pos * control_hz m/s
@@ -57,6 +58,15 @@ class SimRobotDriver(RobotDriver):
     def sim(self):
         """The `roboloop.sim.robot.ArmSim` inside the env."""
         return self.base.sim
+
+    @property
+    def joint_names(self) -> tuple[str, ...]:
+        """The arm's joints, then its gripper's (j1..j6, finger_l, finger_r on roboloop's own arm)."""
+        arm = getattr(self.sim, "arm", None)
+        if arm is None:
+            return JOINT_NAMES
+        grip = arm.robot.gripper_joints if arm.scene.gripper.kind == "joints" else ("finger_l", "finger_r")
+        return tuple(arm.robot.arm_joints) + tuple(grip)
 
     @property
     def success(self) -> bool:
@@ -108,9 +118,10 @@ class SimRobotDriver(RobotDriver):
 
     def read_state(self) -> RobotState:
         d = self.sim.data
-        q = np.array([d.joint(j).qpos[0] for j in JOINT_NAMES])
-        qd = np.array([d.joint(j).qvel[0] for j in JOINT_NAMES])
-        return RobotState(stamp=float(d.time), received=time.monotonic(), joint_names=JOINT_NAMES,
+        names = self.joint_names
+        q = np.array([d.joint(j).qpos[0] for j in names])
+        qd = np.array([d.joint(j).qvel[0] for j in names])
+        return RobotState(stamp=float(d.time), received=time.monotonic(), joint_names=names,
                           joint_positions=q, joint_velocities=qd, ee_position=self.sim.ee_pos(),
                           ee_quat=quat_from_matrix(self.sim.ee_rot()), ee_yaw=self.sim.ee_yaw(),
                           gripper=self.sim.gripper_opening())

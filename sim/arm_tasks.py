@@ -17,6 +17,7 @@ import numpy as np
 from .arms import Arm, DescribedArmSim, load_arm, shipped_arms
 from .experts import PickCubeExpert
 from .robot import TABLE_Z
+from .rules import RESOLVERS, PickCubeRules, task_rules
 from .tasks import PickCubeEnv, PickCubeVisionEnv, ReachEnv
 
 
@@ -102,6 +103,30 @@ ENTRY = {"Reach": ("roboloop.sim.arm_tasks:ArmReachEnv", 30),
          "PickCubeVision": ("roboloop.sim.arm_tasks:ArmPickCubeVisionEnv", 50)}
 
 
+def arm_task_rules(task: str, env_kwargs: dict[str, Any] | None = None):
+    """The `roboloop.sim.rules.TaskRules` an arm task's env decides with (its arm's success distance and cube
+    size), or None when `task` is no described-arm task id."""
+    table = arm_task_table()
+    if task not in table:
+        return None
+    entry, _, kw = table[task]
+    opts = dict(env_kwargs or {})
+    arm_name = kw.get("fixed_arm") or opts.pop("arm", None)
+    if arm_name is None:
+        raise ValueError(f"{task} needs the env option arm=<name or YAML path>")
+    arm = arm_name if isinstance(arm_name, Arm) else load_arm(str(arm_name))
+    family = task.split("-")[-2]
+    if family == "Reach":
+        opts.setdefault("success_dist", arm.scene.reach_success)
+    rules = task_rules(f"roboloop/{family}-v0", opts)
+    if isinstance(rules, PickCubeRules):
+        rules.cube_rest_z = TABLE_Z + arm.scene.cube_half
+    return rules
+
+
+RESOLVERS.append(arm_task_rules)
+
+
 def arm_task_table() -> dict[str, tuple[str, int, dict[str, Any]]]:
     """id -> (entry point, max_episode_steps, kwargs) of every described-arm task."""
     table = {}
@@ -113,4 +138,5 @@ def arm_task_table() -> dict[str, tuple[str, int, dict[str, Any]]]:
     return table
 
 
-__all__ = ["ArmReachEnv", "ArmPickCubeEnv", "ArmPickCubeVisionEnv", "ArmPickCubeExpert", "arm_task_table"]
+__all__ = ["ArmReachEnv", "ArmPickCubeEnv", "ArmPickCubeVisionEnv", "ArmPickCubeExpert", "arm_task_table",
+           "arm_task_rules"]

@@ -5,6 +5,8 @@ roboloop.envs extends it to any Gymnasium id.
 """
 from __future__ import annotations
 
+from typing import Any
+
 import gymnasium as gym
 
 # id -> (entry point, max_episode_steps). Limits give the scripted experts ample slack at 10 Hz.
@@ -50,3 +52,30 @@ def resolve_task(name: str) -> str:
         return by_short[short_name(name)]
     names = sorted(i.split("/", 1)[1].rsplit("-v", 1)[0] for i in by_short.values())
     raise ValueError(f"unknown task {name!r}; available: {', '.join(names)} (run `roboloop tasks`)")
+
+
+def task_for_robot(task: str, robot: str) -> tuple[str, dict[str, Any]]:
+    """(task id, env options) of `task` run on `robot`: a shipped arm's name, an arm YAML path, or "" (the task
+    as given). 'PickCube' on 'so101' is ``roboloop/so101-PickCube-v0``; on 'my_arm.yaml' it is
+    ``roboloop/arm-PickCube-v0`` with ``arm=<absolute path>``. Reality-gap variants (PickCubeGap) exist for
+    roboloop's own arm only: on another arm their plain task runs.
+    """
+    if not robot:
+        return task, {}
+    from pathlib import Path
+
+    from .arm_tasks import ENTRY
+    from .arms import load_arm, shipped_arms
+    family = resolve_task(task).split("/", 1)[1].rsplit("-v", 1)[0].rsplit("-", 1)[-1]
+    family = {"PickCubeGap": "PickCube"}.get(family, family)
+    if family not in ENTRY:
+        raise ValueError(f"task {task!r} runs on roboloop's own arm only; on robot {robot!r} the tasks are "
+                         f"{', '.join(ENTRY)}")
+    path = Path(robot)
+    if path.suffix in (".yaml", ".yml"):
+        load_arm(str(path))   # a missing or malformed config is named now, not in the env
+        return f"roboloop/arm-{family}-v0", {"arm": str(path.resolve())}
+    if robot not in shipped_arms():
+        raise ValueError(f"unknown robot {robot!r}: shipped arms are {', '.join(shipped_arms())}, or give the path "
+                         "of an arm YAML file")
+    return f"roboloop/{robot}-{family}-v0", {}

@@ -17,7 +17,7 @@ Quantities an observation does not hold come as ``flags`` (a mapping of name -> 
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import numpy as np
 
@@ -139,10 +139,19 @@ RULES: dict[str, type[TaskRules]] = {
 }
 
 
+# Task families registered elsewhere add a resolver here: (task id, env options) -> TaskRules or None.
+# (the arm tasks do, as `roboloop.sim` registers them; they import this module, so not the other way)
+RESOLVERS: list[Callable[[str, dict[str, Any]], "TaskRules | None"]] = []
+
+
 def task_rules(task: str, env_kwargs: Mapping[str, Any] | None = None) -> TaskRules:
     """The rules of `task` with the task options `env_kwargs` (others, e.g. control_hz, are ignored),
-    with the same defaults as the sim task."""
+    with the same defaults as the sim task (for an arm task, `roboloop/<arm>-<Task>-v0`, its arm's)."""
     if task not in RULES:
+        for resolve in RESOLVERS:
+            rules = resolve(task, dict(env_kwargs or {}))
+            if rules is not None:
+                return rules
         raise ValueError(f"no task rules for {task!r}; known: {', '.join(RULES)}")
     cls = RULES[task]
     names = {f.name for f in fields(cls)} - {"cube_rest_z", "bounds_low", "bounds_high"}

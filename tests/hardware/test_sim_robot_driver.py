@@ -63,3 +63,26 @@ def test_gripper_and_camera_and_reset(robot):
     robot.reset()
     assert robot.read_state().gripper == pytest.approx(1.0, abs=0.01) and robot.steps == 0
     assert not robot.success
+
+
+def test_a_real_arms_sim_behind_the_same_driver():
+    """robot:=so101 turns PickCube (and the gap variant) into the SO-101's sim, with its own joints."""
+    from roboloop.sim.registry import task_for_robot
+    assert task_for_robot("PickCube", "so101") == ("roboloop/so101-PickCube-v0", {})
+    assert task_for_robot("roboloop/PickCubeGap-v0", "panda")[0] == "roboloop/panda-PickCube-v0"
+    assert task_for_robot("roboloop/PickCube-v0", "") == ("roboloop/PickCube-v0", {})
+    with pytest.raises(ValueError, match="unknown robot 'kuka'.*so101"):
+        task_for_robot("PickCube", "kuka")
+    with pytest.raises(ValueError, match="QuadHover.*own arm only"):
+        task_for_robot("QuadHover", "so101")
+    r = SimRobotDriver(*task_for_robot("PickCube", "so101"), seed=0)
+    try:
+        s0 = r.read_state()
+        assert s0.joint_names == ("shoulder_pan", "shoulder_lift", "elbow_flex", "wrist_flex", "wrist_roll", "gripper")
+        r.command_velocity([0.0, 0.05, 0.0])
+        for _ in range(10):
+            r.tick()
+        d = r.read_state().ee_position - s0.ee_position
+        assert d == pytest.approx([0.0, 0.05, 0.0], abs=0.01)
+    finally:
+        r.close()

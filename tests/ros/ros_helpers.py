@@ -10,15 +10,16 @@ import pytest
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 PY = sys.executable
 
-def wait_for(cond, timeout: float, what: str, interval: float = 0.02):
-    """Poll `cond()` until truthy (returned) or fail naming `what`."""
+def wait_for(cond, timeout: float, what, interval: float = 0.02):
+    """Poll `cond()` until truthy (returned) or fail naming `what` (a string, or a callable giving one
+    when it fails: e.g. a child's output by then)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = cond()
         if value:
             return value
         time.sleep(interval)
-    pytest.fail(f"timed out after {timeout} s waiting for {what}")
+    pytest.fail(f"timed out after {timeout} s waiting for {what() if callable(what) else what}")
 
 
 class Proc:

@@ -89,6 +89,20 @@ def test_launch_arguments_reach_the_nodes():
     assert ("cmd_out", "cmd_vel") in by_name["safety"].remaps
 
 
+def test_robot_launch_takes_the_ur5e_walkthrough():
+    """The UR5e setup robot.launch.xml documents reaches the driver and the safety node."""
+    desc = load("robot.launch.xml", {"robot": "ur5", "description_from_topic": "true",
+                                     "controller": "scaled_joint_trajectory_controller", "gripper": "action",
+                                     "gripper_controller": "/robotiq_gripper_controller/gripper_cmd",
+                                     "gripper_range": "[0.0, 0.8]", "use_joy_node": "false"})
+    by_name = {n.label: n for n in desc.nodes}
+    driver = dict(v for k, v in by_name["robot_driver"].params if k == "value")
+    assert driver["robot"] == "ur5" and driver["interface"] == "joint_trajectory"
+    assert driver["controller"] == "scaled_joint_trajectory_controller" and driver["gripper_range"] == "[0.0, 0.8]"
+    assert ("value", ("robot", "ur5")) in by_name["safety"].params   # the envelope is the UR5's workspace
+    Launcher(desc).stop()
+
+
 def write(tmp_path, body: str, name="t.launch.xml") -> Path:
     p = tmp_path / name
     p.write_text(f"<launch>\n{body}\n</launch>\n")

@@ -15,6 +15,21 @@ def test_a_robot_gets_the_rules_the_sim_task_runs(task, kwargs):
     assert task_rules(task, {**kwargs, "control_hz": 20}) == sim.rules
 
 
+@pytest.mark.parametrize("task, kwargs", [("roboloop/so101-Reach-v0", {}),
+                                          ("roboloop/so101-PickCube-v0", {"lift_height": 0.04})])
+def test_an_arm_task_gives_the_robot_its_arms_rules(task, kwargs):
+    """The SO-101's Reach succeeds within its own distance, its PickCube lifts its own (smaller) cube."""
+    env = gym.make(task, **kwargs)
+    env.reset(seed=0)
+    env.step(env.action_space.sample() * 0)
+    assert task_rules(task, {**kwargs, "control_hz": 20}) == env.unwrapped.rules
+    env.close()
+    # The vision task's state has no cube: on the robot, flags decide it (as on roboloop's own arm).
+    assert isinstance(task_rules("roboloop/arm-PickCubeVision-v0", {"arm": "panda"}), FlagRules)
+    with pytest.raises(ValueError, match="needs the env option arm"):
+        task_rules("roboloop/arm-Reach-v0", {})
+
+
 def test_pick_cube_rules_over_the_named_state():
     env = gym.make("roboloop/PickCube-v0", reward_type="dense").unwrapped
     env.reset(seed=0)

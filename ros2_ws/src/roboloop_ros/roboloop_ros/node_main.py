@@ -20,6 +20,8 @@ def declare_params(node: Node, defaults: dict) -> dict:
     out = {}
     for name, default in defaults.items():
         value = node.declare_parameter(name, default, ParameterDescriptor(dynamic_typing=True)).value
+        if value is None and isinstance(default, list):
+            value = []   # an empty list in a parameters file has no type: ROS leaves it unset
         try:
             out[name] = list(value) if isinstance(default, list) else type(default)(value)
         except (TypeError, ValueError):

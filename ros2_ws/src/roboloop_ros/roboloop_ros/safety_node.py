@@ -40,13 +40,22 @@ class SafetyNode(Node):
             "max_command_age": 0.5,        # s; older stamped commands are refused (a zero stamp is accepted)
             "max_pose_age": 0.5,           # s; without a fresher ee_pose the robot is stopped
             "box_min": [0.22, -0.28, 0.422], "box_max": [0.62, 0.28, 0.76],   # m, world frame
+            "robot": "",  # an arm (so101, panda, ur5 or an arm YAML): the box is its workspace, not box_min/box_max
+            "robot_base": [0.0, 0.0, 0.0],  # m, the arm base's position in the frame of ee_pose (the arm sims: [0, 0, 0.4])
             "max_speed": 0.5, "max_accel": 3.0,                               # m/s, m/s^2
             "frame_id": "world",           # frame of the published commands
         })
         self.period = 1.0 / p["control_hz"]
         self.timeout, self.max_age, self.max_pose_age = p["watchdog_timeout"], p["max_command_age"], p["max_pose_age"]
         self.frame_id = p["frame_id"]
-        limits = SafetyLimits(box=[list(p["box_min"]), list(p["box_max"])], max_speed=p["max_speed"],
+        box = [list(p["box_min"]), list(p["box_max"])]
+        if p["robot"]:
+            from roboloop.sim.arms import load_arm
+            if len(p["robot_base"]) != 3:
+                raise ValueError(f"parameter 'robot_base': expected 3 numbers (m), got {p['robot_base']}")
+            ws = np.asarray(load_arm(p["robot"]).scene.workspace, float) + np.asarray(p["robot_base"], float)
+            box = ws.tolist()
+        limits = SafetyLimits(box=box, max_speed=p["max_speed"],
                               max_accel=p["max_accel"])
         self.envelope = SafetyEnvelope(limits, self.period)
         self.pose: np.ndarray | None = None

@@ -10,7 +10,8 @@ The command topics, ee_pose and /diagnostics are DriverNode's (see driver_node.p
   reset (service)       std_srvs/Trigger            new episode (cube re-sampled), arm home, stopped
 Subscribes, besides the commands:
   cube_push             geometry_msgs/Vector3       a disturbance: sets the cube's velocity (m/s, world frame)
-The physics is the `task` parameter's env, so the reality-gap task ids are other robots.
+The physics is the `task` parameter's env, so the reality-gap task ids are other robots; `robot` runs the
+task on a real arm's sim (so101, panda, ur5, or an arm YAML file: ``roboloop/<arm>-<Task>-v0``).
 """
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from std_msgs.msg import Bool, Float32MultiArray
 from std_srvs.srv import Trigger
 
 from roboloop.hardware.sim_robot import SimRobotDriver
+from roboloop.sim.registry import task_for_robot
 from roboloop_ros.conversions import image_msg, joint_state_msg, parse_env_option
 from roboloop_ros.driver_node import COMMAND_PARAMS, DriverNode
 from roboloop_ros.node_main import declare_params, run_node
@@ -31,6 +33,7 @@ class SimRobotNode(DriverNode):
         super().__init__("sim_robot")
         p = declare_params(self, {
             "task": "roboloop/PickCube-v0",   # the sim robot's physics: a task id (PickCubeGap variants too)
+            "robot": "",               # the arm: so101, panda, ur5 or an arm YAML path ("" = the task's own arm)
             "seed": 0,                 # seed of the first episode
             **COMMAND_PARAMS,
             "env": "",                 # task options, "key=value,key=value" (e.g. variant=latency for PickCubeGap)
@@ -42,7 +45,8 @@ class SimRobotNode(DriverNode):
         })
         self.cameras, self.size = p["cameras"], (p["image_width"], p["image_height"])
         self.camera_every = max(1, p["camera_every"])
-        robot = SimRobotDriver(p["task"], {**parse_env_option(p["env"]), "control_hz": p["control_hz"]},
+        task, arm_options = task_for_robot(p["task"], p["robot"])
+        robot = SimRobotDriver(task, {**arm_options, **parse_env_option(p["env"]), "control_hz": p["control_hz"]},
                                seed=p["seed"])
         self.pub_joints = self.create_publisher(JointState, "joint_states", 10)
         self.pub_state = self.create_publisher(Float32MultiArray, "observation/state", 10)
