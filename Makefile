@@ -47,13 +47,8 @@ test: $(STAMP) ## every test, slow end-to-end learning tests included
 test-fast: $(STAMP) ## every test but the slow learning tests
 	$(PY) -m pytest -m "not slow"
 
-bench: $(STAMP) ## run every benchmark (long; each prints its figures against a baseline)
-	$(PY) benchmarks/learner_throughput.py
-	$(PY) benchmarks/sample_efficiency.py
-	$(PY) benchmarks/transport.py
-	$(PY) benchmarks/export_report.py
-	$(PY) benchmarks/sim2real_gap.py
-	$(PY) benchmarks/hil_finetune.py
+bench: $(STAMP) ## run every benchmark in benchmarks/ (hours on 2 cores; each prints its figures against a baseline)
+	@set -e; for b in benchmarks/*.py; do echo "== $(PY) $$b"; $(PY) $$b; done
 
 clean: ## remove the virtualenv and runs/
 	rm -rf $(VENV) runs

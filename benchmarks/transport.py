@@ -1,9 +1,14 @@
-"""Actor-learner transport, side by side with the agentlace/SERL way (pickle over ZMQ, no acks, no disk).
+"""Actor-learner transport, side by side with the way agentlace (SERL's transport) does it.
 
 1. transitions/s actor -> learner, state-only (Reach) and 2x128x128 camera transitions (PickCubeVision):
-   ours  = real `roboloop learn` process (decode, validate, append to the store, fsync, add to replay,
-           acknowledge) fed by a real ActorClient as fast as it can;
-   base  = a process that unpickles batches of transition dicts from a PULL socket, nothing else.
+   ours          = real `roboloop learn` process (decode, validate, append to the store, fsync, add to
+                   replay, acknowledge) fed by a real ActorClient as fast as it can;
+   ours no fsync = the same with `transport.fsync=false` (acknowledged = in the OS page cache);
+   REQ/REP       = agentlace's pattern: the actor sends a batch of transition dicts (pickle, lz4) on a REQ
+                   socket and waits for the reply; the learner's REP socket decompresses, unpickles,
+                   inserts every transition into a replay buffer (its data store) and replies;
+   PUSH/PULL     = a floor: batches of transition dicts unpickled from a PULL socket, no reply, no store.
+   The baselines send batches of 16 transitions.
 2. weight-broadcast latency, learner send -> new policy usable in the actor, for the default networks:
    ours  = actor + encoder tensors in the wire format, loaded into a policy copy by the sender thread;
    base  = the whole agent's state_dict through torch.save / pickle, torch.load at the actor.
@@ -54,12 +59,13 @@ def fake_steps(task: str, n: int) -> list[Step]:
 
 
 # ------------------------------------------------------------------------------- 1. throughput
-def ours_throughput(task: str, seconds: float, tmp: Path) -> float:
-    port_file = tmp / f"tp-{task}" / "learner.endpoint"
+def ours_throughput(task: str, seconds: float, tmp: Path, fsync: bool = True) -> float:
+    port_file = tmp / f"tp-{task}-{fsync}" / "learner.endpoint"
     learner = subprocess.Popen([*CLI, "learn", "--task", task, "--bind", "tcp://127.0.0.1:*", "--out", str(port_file.parent),
                                 "--no-progress", "--steps", "100000000", "--set", "learning_starts=1000000000",
                                 "--set", "eval_every=0", "--set", "checkpoint_every=1000000000",
-                                "--set", "replay_capacity=20000"], stdout=subprocess.DEVNULL)
+                                "--set", "replay_capacity=20000", "--set", f"transport.fsync={str(fsync).lower()}"],
+                               stdout=subprocess.DEVNULL)
     try:
         while not port_file.exists():
             time.sleep(0.1)
@@ -85,33 +91,68 @@ def ours_throughput(task: str, seconds: float, tmp: Path) -> float:
         learner.wait()
 
 
-def _pickle_receiver(port: int, ready, count) -> None:
+BASE_BATCH = 16
+
+
+def _transition_dicts(task: str) -> list[dict]:
+    return [dict(obs=s_.obs, action=s_.action, reward=s_.reward, next_obs=s_.next_obs, done=s_.terminated)
+            for s_ in fake_steps(task, BASE_BATCH)]
+
+
+def _pull_receiver(port: int, ready, count) -> None:
     ctx = zmq.Context()
     s = ctx.socket(zmq.PULL)
     s.connect(f"tcp://127.0.0.1:{port}")
     ready.set()
     while True:
-        batch = pickle.loads(s.recv())   # what agentlace does; never do this with an untrusted peer
+        batch = pickle.loads(s.recv())   # never do this with an untrusted peer
         with count.get_lock():
             count.value += len(batch)
 
 
-def base_throughput(task: str, seconds: float) -> float:
+def _reqrep_server(task: str, port: int, ready, count) -> None:
+    """agentlace's learner side: REP socket, lz4 + pickle, every transition into a data store, a reply."""
+    import lz4.frame
+    env = make_env(task)
+    shapes, dtypes, act_dim = obs_layout(env)
+    env.close()
+    from roboloop.policies.replay import ReplayBuffer
+    store = ReplayBuffer(shapes, dtypes, act_dim, 20_000)
+    ctx = zmq.Context()
+    s = ctx.socket(zmq.REP)
+    s.connect(f"tcp://127.0.0.1:{port}")
+    ready.set()
+    while True:
+        batch = pickle.loads(lz4.frame.decompress(s.recv()))   # never do this with an untrusted peer
+        for t in batch:
+            store.add(t["obs"], t["action"], t["reward"], t["next_obs"], t["done"], False)
+        with count.get_lock():
+            count.value += len(batch)
+        s.send(lz4.frame.compress(pickle.dumps({"success": True})))
+
+
+def base_throughput(task: str, seconds: float, pattern: str) -> float:
+    """Transitions/s through the PUSH/PULL floor or the REQ/REP pattern (see the module docstring)."""
+    import lz4.frame
     with zmq.Context() as ctx:
-        s = ctx.socket(zmq.PUSH)
+        s = ctx.socket(zmq.PUSH if pattern == "pushpull" else zmq.REQ)
         port = s.bind_to_random_port("tcp://127.0.0.1")
         spawn = mp.get_context("spawn")   # a fresh interpreter: forking a process with live ZMQ threads is unsafe
         ready, count = spawn.Event(), spawn.Value("q", 0)
-        p = spawn.Process(target=_pickle_receiver, args=(port, ready, count), daemon=True)
+        target, args = (_pull_receiver, (port, ready, count)) if pattern == "pushpull" else \
+            (_reqrep_server, (task, port, ready, count))
+        p = spawn.Process(target=target, args=args, daemon=True)
         p.start()
         ready.wait()
-        steps = fake_steps(task, 256)
-        batch = [dict(obs=s_.obs, action=s_.action, reward=s_.reward, next_obs=s_.next_obs, done=s_.terminated)
-                 for s_ in steps[:16]]
+        batch = _transition_dicts(task)
         s.sndhwm = 64
         t0 = time.monotonic()
         while time.monotonic() - t0 < seconds:
-            s.send(pickle.dumps(batch))
+            if pattern == "pushpull":
+                s.send(pickle.dumps(batch))
+            else:
+                s.send(lz4.frame.compress(pickle.dumps(batch)))
+                pickle.loads(lz4.frame.decompress(s.recv()))   # the reply, before the next batch
         rate = count.value / (time.monotonic() - t0)
         p.kill()
         s.close(linger=0)
@@ -192,10 +233,14 @@ def jitter(rate_hz: float, seconds: float, busy: bool, tmp: Path, nice: int) -> 
 
 
 def throughput(secs: float, tmp: Path) -> None:
-    print("1. transitions/s, actor -> learner (ours: validated, on disk with fsync, acknowledged)")
+    print("1. transitions/s, actor -> learner (ours: validated, on disk, acknowledged; REQ/REP: agentlace's "
+          "pattern, pickle + lz4, a reply per batch of 16, into a replay buffer; PUSH/PULL: pickle, no reply, "
+          "no store)")
     for task, label in (("Reach", "state (13 floats)"), ("PickCubeVision", "2x128x128x3 images + state")):
-        ours, base = ours_throughput(task, secs, tmp), base_throughput(task, secs)
-        print(f"   {label:28s} ours {ours:9.0f}/s   pickle baseline {base:9.0f}/s   ratio {ours / base:.2f}")
+        ours, nosync = ours_throughput(task, secs, tmp), ours_throughput(task, secs, tmp, fsync=False)
+        reqrep, pull = base_throughput(task, secs, "reqrep"), base_throughput(task, secs, "pushpull")
+        print(f"   {label:28s} ours {ours:8.0f}/s   ours no fsync {nosync:8.0f}/s   REQ/REP {reqrep:8.0f}/s   "
+              f"PUSH/PULL {pull:8.0f}/s   ours / REQ/REP {ours / reqrep:.2f}")
 
 
 def latency(quick: bool) -> None:

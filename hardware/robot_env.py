@@ -4,7 +4,9 @@ Spaces come from the task's spec (``task_spec()`` of the sim task the policy was
 observation ``Dict(state=Box(float32, (n,)), <camera>=Box(uint8, (H, W, 3)) ...)``, action
 ``Box(-1, 1, (4 or 5,))`` = [dx, dy, dz, (dyaw,) gripper]. The normalized action becomes the driver's
 SI command here and only here: an end-effector velocity of ``a * max_delta_pos_m * control_hz`` m/s
-(and ``a * max_delta_yaw_rad * control_hz`` rad/s), the gripper absolute in [-1, 1].
+(and ``a * max_delta_yaw_rad * control_hz`` rad/s), the gripper absolute in [-1, 1]. A mobile base's task
+(``action.command == "base_velocity"``, action [v, w]) commands ``v * max_linear_mps`` m/s along the base's
+x axis and ``w * max_angular_radps`` rad/s about z, with no gripper.
 
 `step` sends the command, then blocks until the next fresh observation (the robot's control tick)
 and decides reward, ``terminated`` and success with the task's rules (`roboloop.sim.rules`), the
@@ -113,12 +115,19 @@ class RobotEnv(gym.Env):
         act = spec["action"]
         self.use_yaw = "dyaw" in act["names"]
         self.control_hz = float(control_hz or spec["control_hz"])
-        self.max_delta_pos = float(act["max_delta_pos_m"])
-        self.max_delta_yaw = float(act.get("max_delta_yaw_rad", 0.0))
+        self.base_velocity = act.get("command") == "base_velocity"
+        if self.base_velocity:
+            self.max_v, self.max_w = float(act["max_linear_mps"]), float(act["max_angular_radps"])
+            self.max_delta_pos = self.max_delta_yaw = 0.0
+        else:
+            self.max_delta_pos = float(act["max_delta_pos_m"])
+            self.max_delta_yaw = float(act.get("max_delta_yaw_rad", 0.0))
         self.max_episode_steps = max_episode_steps
         self.obs_timeout_s = float(obs_timeout_s)
-        if self.control_hz <= 0 or self.obs_timeout_s <= 0 or self.max_delta_pos <= 0:
-            raise ValueError("control_hz, obs_timeout_s and max_delta_pos_m must be positive")
+        scale = min(self.max_v, self.max_w) if self.base_velocity else self.max_delta_pos
+        if self.control_hz <= 0 or self.obs_timeout_s <= 0 or scale <= 0:
+            raise ValueError("control_hz, obs_timeout_s and the action's scale (max_delta_pos_m, or "
+                             "max_linear_mps and max_angular_radps) must be positive")
         self._low = np.array([UNIT_BOUNDS[u][0] for u in state["units"]], np.float32)
         self._high = np.array([UNIT_BOUNDS[u][1] for u in state["units"]], np.float32)
         obs = {"state": spaces.Box(self._low, self._high, dtype=np.float32)}
@@ -157,7 +166,9 @@ class RobotEnv(gym.Env):
         self.observations.clear()   # the episode starts from an observation taken after the reset
         self.t = 0
         obs = self._observe()
-        success, failure = self.rules.outcome(named(self.state_names, obs["state"]), self.observations.flags())
+        s = named(self.state_names, obs["state"])
+        self.rules.begin(s)
+        success, failure = self.rules.outcome(s, self.observations.flags())
         return obs, {"is_success": bool(success), "is_failure": bool(failure)}
 
     def step(self, action):
@@ -167,9 +178,12 @@ class RobotEnv(gym.Env):
         if not np.all(np.isfinite(a)):
             self._fault(f"non-finite action {a.tolist()}")
         a = np.clip(a, -1.0, 1.0)
-        yaw_rate = a[3] * self.max_delta_yaw * self.control_hz if self.use_yaw else 0.0
         try:
-            self.driver.command_velocity(a[:3] * self.max_delta_pos * self.control_hz, yaw_rate, a[-1])
+            if self.base_velocity:
+                self.driver.command_velocity([a[0] * self.max_v, 0.0, 0.0], a[1] * self.max_w)
+            else:
+                yaw_rate = a[3] * self.max_delta_yaw * self.control_hz if self.use_yaw else 0.0
+                self.driver.command_velocity(a[:3] * self.max_delta_pos * self.control_hz, yaw_rate, a[-1])
         except ValueError as e:
             self._fault(f"command refused: {e}")
         obs = self._observe()

@@ -20,7 +20,11 @@ import numpy as np
 import torch
 import torch.nn as nn
 
+from roboloop.policies.encoders import PretrainedEncoder
 from roboloop.policies.networks import ConvEncoder, SquashedGaussianActor, StateEncoder, resolve_low_precision
+
+
+IMAGE_ENCODERS = ("conv", "pretrained")
 
 
 @dataclass(frozen=True)
@@ -28,13 +32,20 @@ class ActorArch:
     """What, besides the env spec, fixes the actor's networks.
 
     hidden_dims: widths of the policy MLP; image_feature_dim / image_channels: the conv encoder of
-    image tasks; matmul_precision: "auto", "float32" or "bfloat16" hidden-layer matmuls.
+    image tasks; matmul_precision: "auto", "float32" or "bfloat16" hidden-layer matmuls;
+    image_encoder: "conv" (the DrQ conv encoder) or "pretrained" (policies/encoders.py's keypoint
+    backbone; its weights travel in the actor state like every other tensor).
     """
 
     hidden_dims: tuple[int, ...] = (256, 256)
     image_feature_dim: int = 50
     image_channels: int = 32
     matmul_precision: str = "auto"
+    image_encoder: str = "conv"
+
+    def __post_init__(self) -> None:
+        if self.image_encoder not in IMAGE_ENCODERS:
+            raise ValueError(f"image_encoder must be one of {IMAGE_ENCODERS}, got {self.image_encoder!r}")
 
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "hidden_dims": list(self.hidden_dims)}
@@ -48,7 +59,7 @@ class ActorArch:
             raise ValueError(f"actor architecture needs the keys {sorted(names)}, got {got}")
         return cls(hidden_dims=tuple(int(h) for h in data["hidden_dims"]),
                    image_feature_dim=int(data["image_feature_dim"]), image_channels=int(data["image_channels"]),
-                   matmul_precision=str(data["matmul_precision"]))
+                   matmul_precision=str(data["matmul_precision"]), image_encoder=str(data["image_encoder"]))
 
 
 def spec_layout(spec: Mapping[str, Any]) -> tuple[dict[str, tuple[int, ...]], int]:
@@ -74,8 +85,11 @@ class Actor(nn.Module):
         low = resolve_low_precision(arch.matmul_precision)
         state_dim = self.obs_shapes["state"][0]
         self.image_keys = [k for k in self.obs_shapes if k != "state"]
-        if self.image_keys:
-            self.encoder: nn.Module = ConvEncoder(self.image_keys, self.obs_shapes[self.image_keys[0]], state_dim,
+        if self.image_keys and arch.image_encoder == "pretrained":
+            self.encoder: nn.Module = PretrainedEncoder(self.image_keys, state_dim, arch.image_feature_dim,
+                                                        frozen=True, low_precision=low)
+        elif self.image_keys:
+            self.encoder = ConvEncoder(self.image_keys, self.obs_shapes[self.image_keys[0]], state_dim,
                                                   arch.image_feature_dim, arch.image_channels, low)
         else:
             self.encoder = StateEncoder(state_dim)

@@ -1,11 +1,22 @@
-"""Evaluation of the deterministic policy: success rate, return, episode length, optional video."""
+"""Evaluation of the deterministic policy: success rate, return, episode length, optional video.
+
+A reported or asserted success rate comes from a held-out evaluation (policies/held_out.py) on the
+episode seeds from `HELD_OUT_SEED` on, which no training episode, demo, periodic evaluation or early
+stop ever uses, so the figure was not selected on.
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Callable
 
 import gymnasium as gym
 import numpy as np
+
+
+# First episode seed of held-out evaluations. Training resets from `seed`, demos from seed + 1_000_000,
+# periodic evaluations (which may stop a run) from seed + 500_000 and `roboloop eval` from 10_000.
+HELD_OUT_SEED = 2_000_000
 
 
 @dataclass
@@ -41,3 +52,4 @@ def evaluate(policy: Callable[[dict], np.ndarray], env: gym.Env, episodes: int, 
         returns.append(ret)
         lengths.append(n)
     return EvalResult(float(np.mean(successes)), float(np.mean(returns)), float(np.mean(lengths)), successes)
+

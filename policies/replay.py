@@ -6,7 +6,7 @@ marked as "not a transition start" and skipped by sampling. Memory is one frame 
 """
 from __future__ import annotations
 
-from typing import Mapping
+from typing import Callable, Mapping
 
 import numpy as np
 import torch
@@ -17,13 +17,16 @@ class ReplayBuffer:
 
     obs_shapes: {"state": (D,), "front": (H, W, 3), ...}; obs_dtypes: numpy dtypes per key.
     Storage is allocated lazily by the OS (np.zeros), so a large image capacity costs only what is used.
+    encode: {key: f} turns an incoming observation of that key into what is stored, whenever its shape is
+    not the stored one (a frozen image encoder's features instead of the frame, see policies/encoders.py).
     """
 
     def __init__(self, obs_shapes: Mapping[str, tuple[int, ...]], obs_dtypes: Mapping[str, np.dtype],
-                 act_dim: int, capacity: int):
+                 act_dim: int, capacity: int, encode: Mapping[str, Callable[[np.ndarray], np.ndarray]] | None = None):
         if capacity < 2:
             raise ValueError(f"replay capacity must be >= 2, got {capacity}")
         self.capacity = int(capacity)
+        self.encode = dict(encode or {})
         self.obs = {k: np.zeros((capacity, *shape), dtype=obs_dtypes[k]) for k, shape in obs_shapes.items()}
         self.action = np.zeros((capacity, act_dim), dtype=np.float32)
         self.reward = np.zeros(capacity, dtype=np.float32)
@@ -39,7 +42,10 @@ class ReplayBuffer:
 
     def _write_obs(self, slot: int, obs: Mapping[str, np.ndarray]) -> None:
         for k, arr in self.obs.items():
-            arr[slot] = obs[k]
+            value = obs[k]
+            if k in self.encode and np.shape(value) != arr.shape[1:]:
+                value = self.encode[k](value)
+            arr[slot] = value
 
     def add(self, obs: Mapping[str, np.ndarray], action: np.ndarray, reward: float,
             next_obs: Mapping[str, np.ndarray], terminated: bool, truncated: bool) -> None:

@@ -7,8 +7,11 @@
     alpha:   L_a  = -mean_b log_alpha * (log pi(a~|s) + H_target),      H_target = -|A| / 2 by default.
     targets: theta' <- (1 - tau) theta' + tau theta after every critic step.
 
-With images, a conv encoder is shared: the critic's loss trains it, the actor reads detached features,
-and both see DrQ random-shift augmented frames. The critic ensemble runs as one batched matmul.
+With images, an encoder is shared: the critic's loss trains it, the actor reads detached features, and
+both see DrQ random-shift augmented frames. With the pretrained encoder frozen (image_encoder=
+"pretrained", the PickCubeVision preset), batches carry the backbone's per-frame features computed when
+the frames entered the replay buffer (policies/encoders.py): only its small projection trains, and no
+convolution runs in an update. The critic ensemble runs as one batched matmul.
 
 Each step is a pure function of tensors: gradients come from torch.func.grad_and_value and go to a
 gradient-taking Adam (optim.py), so with `compile=True` the loss, its gradient, the clipping, the
@@ -30,6 +33,7 @@ from torch.func import functional_call, grad_and_value
 
 from roboloop.policies.ranges import check_ranges
 from roboloop.policies.actor import Actor, ActorArch
+from roboloop.policies.encoders import PretrainedEncoder, load_backbone
 from roboloop.policies.networks import CriticEnsemble, random_shift, resolve_low_precision, tanh_gaussian_sample
 from roboloop.policies.optim import Adam
 
@@ -55,9 +59,15 @@ class SACConfig:
     grad_clip_norm: float | None = 10.0   # None disables clipping
     batch_size: int = 256                 # transitions per update (half from the demo buffer with RLPD)
     utd_ratio: int = 1                    # critic updates per environment step
-    image_feature_dim: int = 50           # features per camera out of the conv encoder
+    image_feature_dim: int = 50           # features per camera out of the image encoder (either kind)
     image_channels: int = 32              # channels of the conv encoder's layers
-    image_aug_pad: int = 4                # DrQ random-shift pad in pixels; 0 disables
+    image_aug_pad: int = 4                # DrQ random-shift pad in pixels; 0 disables (images only: cached
+                                          # features of a frozen encoder are not augmented)
+    image_encoder: str = "conv"           # "conv": DrQ conv encoder trained end to end on stored images;
+                                          # "pretrained": the keypoint backbone of policies/encoders.py
+    encoder_weights: str = ""             # pretrained backbone weights (.pt); "" = the ones roboloop ships
+    freeze_encoder: bool = True           # pretrained: keep the backbone fixed and store its per-frame features
+                                          # in the replay buffer; false: fine-tune it end to end with DrQ shifts
     # "auto": bfloat16 hidden-layer matmuls where the CPU has native bf16 (AVX512-BF16 / AMX), else
     # float32. Heads, losses, optimizer and weights stay float32 either way.
     matmul_precision: str = "auto"
@@ -73,12 +83,20 @@ class SACConfig:
                             "utd_ratio": (1, None), "image_feature_dim": (1, None), "image_channels": (1, None),
                             "image_aug_pad": (0, None)},
                      open_low=("tau", "actor_lr", "critic_lr", "temperature_lr", "init_temperature", "grad_clip_norm"))
+        actor_arch(self)  # checks image_encoder
+
+
+def trainable_parameters(encoder: nn.Module) -> dict[str, torch.Tensor]:
+    """The encoder's parameters that the critic's loss trains (all, unless a pretrained backbone is frozen)."""
+    if isinstance(encoder, PretrainedEncoder):
+        return encoder.trainable_parameters()
+    return dict(encoder.named_parameters())
 
 
 def actor_arch(cfg: SACConfig) -> ActorArch:
     """The actor's architecture in `cfg`: all an actor process needs, with the env spec, to run the policy."""
     return ActorArch(tuple(cfg.actor_hidden_dims or cfg.hidden_dims), cfg.image_feature_dim, cfg.image_channels,
-                     cfg.matmul_precision)
+                     cfg.matmul_precision, cfg.image_encoder)
 
 
 class SAC(nn.Module):
@@ -98,6 +116,9 @@ class SAC(nn.Module):
         # pi itself stays unregistered, so each tensor appears once in state_dict().
         self.__dict__["pi"] = pi
         self.encoder, self.actor, self.image_keys = pi.encoder, pi.actor, pi.image_keys
+        if isinstance(self.encoder, PretrainedEncoder):
+            self.encoder.backbone.load_state_dict(load_backbone(cfg.encoder_weights).state_dict())
+            self.encoder.frozen = cfg.freeze_encoder
         feat_dim = self.encoder.out_dim
         self.critic = CriticEnsemble(feat_dim, act_dim, cfg.hidden_dims, cfg.num_critics, cfg.critic_layer_norm, low)
         self.encoder_target = copy.deepcopy(self.encoder)
@@ -107,11 +128,13 @@ class SAC(nn.Module):
 
         # Parameters are trained through explicit gradients (torch.func), never through .grad.
         self.requires_grad_(False)
-        self._critic_params = {"encoder": dict(self.encoder.named_parameters()),
-                               "critic": dict(self.critic.named_parameters())}
+        # A frozen backbone is left out: no gradient is taken for it and the target keeps the same copy.
+        encoder_params = trainable_parameters(self.encoder)
+        self._critic_params = {"encoder": encoder_params, "critic": dict(self.critic.named_parameters())}
         self._actor_params = dict(self.actor.named_parameters())
-        self._online = [*self.critic.parameters(), *self.encoder.parameters()]
-        self._target = [*self.critic_target.parameters(), *self.encoder_target.parameters()]
+        target_encoder = dict(self.encoder_target.named_parameters())
+        self._online = [*self.critic.parameters(), *encoder_params.values()]
+        self._target = [*self.critic_target.parameters(), *(target_encoder[k] for k in encoder_params)]
         self.critic_opt = Adam(self._online, cfg.critic_lr, max_grad_norm=cfg.grad_clip_norm)
         self.actor_opt = Adam(list(self._actor_params.values()), cfg.actor_lr, max_grad_norm=cfg.grad_clip_norm)
         self.alpha_opt = Adam([self.log_alpha], cfg.temperature_lr)
@@ -139,7 +162,8 @@ class SAC(nn.Module):
     def _augment(self, obs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         if not self.image_keys or self.cfg.image_aug_pad <= 0:
             return obs
-        return {k: random_shift(v, self.cfg.image_aug_pad) if k in self.image_keys else v for k, v in obs.items()}
+        return {k: random_shift(v, self.cfg.image_aug_pad) if k in self.image_keys and v.dtype == torch.uint8 else v
+                for k, v in obs.items()}
 
     def update_critic(self, batch: dict) -> dict[str, torch.Tensor]:
         """One gradient step of the critic ensemble (and the encoder) plus the Polyak target update.

@@ -27,6 +27,7 @@ from tqdm import tqdm
 
 from roboloop.checkpoint import Checkpoint, CheckpointError, SpecMismatchError, check_spec
 from roboloop.policies.config import TrainConfig
+from roboloop.policies.encoders import replay_storage
 from roboloop.policies.evaluate import EvalResult
 from roboloop.policies.replay import ReplayBuffer, sample_rlpd, to_torch
 from roboloop.policies.sac import SAC
@@ -127,7 +128,9 @@ class TrainingLoop:
         torch.manual_seed(cfg.seed)
         self.rng = np.random.default_rng(cfg.seed)
         self.agent = SAC(layout.shapes, layout.act_dim, cfg.sac)
-        self.online = ReplayBuffer(layout.shapes, layout.dtypes, layout.act_dim, cfg.replay_capacity)
+        # A frozen pretrained encoder's features are stored instead of the frames (policies/encoders.py).
+        stored_shapes, stored_dtypes, self._encode = replay_storage(self.agent.encoder, layout.shapes, layout.dtypes)
+        self.online = ReplayBuffer(stored_shapes, stored_dtypes, layout.act_dim, cfg.replay_capacity, self._encode)
         self.demo_episodes = []
         if cfg.demo_file:
             from roboloop.dataset import load_demos
@@ -139,7 +142,7 @@ class TrainingLoop:
         max_len = spec.get("max_episode_steps") or 1_000
         demo_capacity = (cfg.demos * (max_len + 2) + sum(len(e.actions) + 1 for e in self.demo_episodes)
                          + (cfg.replay_capacity if interventions else 0))
-        self.demo = (ReplayBuffer(layout.shapes, layout.dtypes, layout.act_dim, demo_capacity + 2)
+        self.demo = (ReplayBuffer(stored_shapes, stored_dtypes, layout.act_dim, demo_capacity + 2, self._encode)
                      if demo_capacity else None)
         self._demo_open = False    # the last step went to the demo buffer and its episode goes on
         self.prior_demos = False   # the demo buffer came with a prior run (init): no demos are collected

@@ -26,8 +26,7 @@ from typing import Any, Callable
 import numpy as np
 
 from roboloop.config import TrainConfig, build_train_config, from_dict, to_dict
-
-HELD_OUT_SEED = 2_000_000     # episode seeds of the held-out evaluation: unlike any training or run-eval seed
+from roboloop.policies.evaluate import HELD_OUT_SEED   # episode seeds no training or run-eval ever used
 FORMAT = "roboloop-bench"
 
 

@@ -5,7 +5,8 @@ Importing this package registers the Gymnasium ids ``roboloop/Reach-v0``,
 with reality-gap physics; ``variant=`` picks one, see ``tasks.GAP_VARIANTS``), the same tasks on
 arms built from their descriptions (``arm_tasks``): ``roboloop/<arm>-<Task>-v0`` for the shipped SO-101,
 Panda and UR5, ``roboloop/arm-<Task>-v0`` with ``arm=<YAML path>`` for a user's arm, and the
-Crazyflie-class quadrotor tasks ``roboloop/QuadHover-v0`` and ``roboloop/QuadTrack-v0`` (``quad_tasks``).
+Crazyflie-class quadrotor tasks ``roboloop/QuadHover-v0`` and ``roboloop/QuadTrack-v0`` (``quad_tasks``),
+and the mobile-base tasks ``roboloop/base-Nav-v0`` (``base_tasks``) and ``roboloop/base-Race-v0`` (``race_task``).
 """
 
 import os

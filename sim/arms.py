@@ -257,6 +257,18 @@ def _pad_defaults(geom) -> None:
     geom.rgba = [0.9, 0.55, 0.1, 1.0]
 
 
+def _kinematic_copy(spec: mujoco.MjSpec) -> mujoco.MjSpec:
+    """A copy of `spec` without mesh geoms and meshes: same bodies and joints, compiled in milliseconds
+    (the meshes' hulls take seconds), for forward kinematics only."""
+    bare = spec.copy()
+    for geom in list(bare.geoms):
+        if geom.type == mujoco.mjtGeom.mjGEOM_MESH:
+            bare.delete(geom)
+    for mesh in list(bare.meshes):
+        bare.delete(mesh)
+    return bare
+
+
 def build_spec(arm: Arm) -> mujoco.MjSpec:
     """The arm's scene as an MjSpec: arm on the table, gripper, servos, cube, lights, cameras."""
     robot, cfg = arm.robot, arm.scene
@@ -291,7 +303,7 @@ def build_spec(arm: Arm) -> mujoco.MjSpec:
         grip_joints = _add_parallel_gripper(spec, ee_body, ee_offset, cfg)
     else:
         grip_joints = list(robot.gripper_joints)
-        bare = spec.copy().compile()
+        bare = _kinematic_copy(spec).compile()
         d = mujoco.MjData(bare)
         d.qpos[[bare.joint(j).qposadr[0] for j in grip_joints]] = g.pads_at
         mujoco.mj_kinematics(bare, d)
@@ -376,7 +388,7 @@ def build_spec(arm: Arm) -> mujoco.MjSpec:
     return spec
 
 
-_COMPILED: dict[int, tuple[Arm, mujoco.MjModel]] = {}
+_COMPILED: dict[str, mujoco.MjModel] = {}
 
 
 def _servo_gains(model: mujoco.MjModel, arm: Arm) -> None:
@@ -398,13 +410,15 @@ def _servo_gains(model: mujoco.MjModel, arm: Arm) -> None:
 
 
 def build_model(arm: Arm) -> mujoco.MjModel:
-    """A fresh MjModel of the arm's scene (compiled once per process and `Arm`, then copied)."""
-    if id(arm) not in _COMPILED:
+    """A fresh MjModel of the arm's scene (compiled once per process and arm, then copied)."""
+    # Keyed by content: every env loads its own `Arm`, and compiling the meshes takes seconds.
+    key = repr(arm)
+    if key not in _COMPILED:
         model = build_spec(arm).compile()
         if arm.scene.kp is None or arm.scene.kv is None:
             _servo_gains(model, arm)
-        _COMPILED[id(arm)] = (arm, model)  # the Arm is kept so its id stays unique
-    return copy.deepcopy(_COMPILED[id(arm)][1])
+        _COMPILED[key] = model
+    return copy.deepcopy(_COMPILED[key])
 
 
 def down_rotation_for(cfg: ArmSceneConfig, yaw: float) -> np.ndarray:

@@ -16,6 +16,8 @@ from collections import deque
 
 import numpy as np
 
+from .base_tasks import BaseNavEnv
+from .race_task import BaseRaceEnv, RacePursuit
 from .robot import TABLE_Z
 from .quad_tasks import QuadHoverEnv
 from .quadrotor import HoverController
@@ -186,7 +188,7 @@ def make_expert(env, noise: float = 0.0, seed: int | None = None) -> _Expert:
     """Scripted expert for ``env`` (any wrapper around a roboloop task).
 
     Args:
-        env: a roboloop Reach/PickCube/PickCubeVision/QuadHover/QuadTrack env, possibly wrapped.
+        env: a roboloop Reach/PickCube/PickCubeVision/QuadHover/QuadTrack/base-Nav/base-Race env, possibly wrapped.
         noise: std of gaussian noise added to the normalized action (then clipped).
         seed: seed of the noise generator.
     Returns:
@@ -208,9 +210,13 @@ def make_expert(env, noise: float = 0.0, seed: int | None = None) -> _Expert:
         expert = ReachExpert(env, noise, seed)
     elif isinstance(base, QuadHoverEnv):  # also QuadTrackEnv
         expert = QuadExpert(env, noise, seed)
+    elif isinstance(base, BaseNavEnv):
+        expert = BaseNavExpert(env, noise, seed)
+    elif isinstance(base, BaseRaceEnv):
+        expert = BaseRaceExpert(env, noise, seed)
     else:
         raise ValueError(f"no scripted expert for {type(base).__name__}: scripted demos (demos: N) exist for "
-                         "roboloop's Reach, PickCube and quadrotor tasks; give this env recorded demos (demo_file) or demos: 0")
+                         "roboloop's Reach, PickCube, quadrotor and mobile-base tasks; give this env recorded demos (demo_file) or demos: 0")
     expert.reset()
     return expert
 
@@ -267,3 +273,29 @@ def expert_from_state(max_delta_pos: float, max_delta_yaw: float, use_yaw: bool,
     expert = LagAwarePickCubeExpert(view, delay) if delay > 0 else PickCubeExpert(view)
     expert.reset()
     return expert, view
+
+
+class BaseNavExpert(_Expert):
+    """The DWA local planner (roboloop.sim.dwa) on the navigation task's own observation: no privileged state."""
+
+    def __init__(self, env, noise: float = 0.0, seed: int | None = None):
+        super().__init__(env, noise, seed)
+        from .dwa import DWAPolicy
+        self.policy = DWAPolicy(self.env.task_spec())
+
+    def reset(self) -> None:
+        self.policy.reset()
+
+    def _act(self) -> np.ndarray:
+        return self.policy.act({"state": self.env._last_state}).astype(np.float64)
+
+
+class BaseRaceExpert(_Expert):
+    """Pure pursuit on the race task's next checkpoints at full speed, from its observation."""
+
+    def __init__(self, env, noise: float = 0.0, seed: int | None = None):
+        super().__init__(env, noise, seed)
+        self.policy = RacePursuit(self.env.task_spec())
+
+    def _act(self) -> np.ndarray:
+        return self.policy.act({"state": self.env._last_state}).astype(np.float64)

@@ -18,6 +18,10 @@ TASKS = {
     # The quadrotor tasks end their episodes themselves (episode_s), whatever the control rate.
     "roboloop/QuadHover-v0": ("roboloop.sim.quad_tasks:QuadHoverEnv", None),
     "roboloop/QuadTrack-v0": ("roboloop.sim.quad_tasks:QuadTrackEnv", None),
+    # A differential-drive base: 300 steps = 30 s at 10 Hz, three times the expert's longest trips.
+    "roboloop/base-Nav-v0": ("roboloop.sim.base_tasks:BaseNavEnv", 300),
+    # Laps around an island: 600 steps = 60 s, a little more than the slow demonstration lap takes.
+    "roboloop/base-Race-v0": ("roboloop.sim.race_task:BaseRaceEnv", 600),
 }
 
 

@@ -50,6 +50,9 @@ class TaskRules:
         if missing:
             raise ValueError(f"{type(self).__name__} needs state entries {missing}; the state has {list(names)}")
 
+    def begin(self, s: Mapping[str, float]) -> None:
+        """A new episode starts at state `s` (rules whose reward follows progress remember where)."""
+
     def outcome(self, s: Mapping[str, float], flags: Mapping[str, bool]) -> tuple[bool, bool]:
         """(success, failure) of the state `s`."""
         raise NotImplementedError
@@ -130,12 +133,60 @@ class FlagRules(TaskRules):
         return bool(flags.get("is_success", False)), bool(flags.get("is_failure", False))
 
 
+@dataclass
+class BaseNavRules(TaskRules):
+    """A mobile base reaching a goal among obstacles. Reads the goal in the base frame (goal_x, goal_y, m,
+    from odometry) and the lidar ranges (every scan_<i>, m). Success: the goal closer than success_dist
+    (m). Failure: flags["is_failure"] (a bumper, the sim's contact) or any lidar range under
+    collision_range (m, the chassis radius plus a margin). Dense: progress_scale * (metres of progress
+    toward the goal since the last step) + success_bonus * success - collision_penalty * failure
+    - time_penalty; sparse: success."""
+
+    success_dist: float = 0.25
+    collision_range: float = 0.20
+    reward_type: str = "dense"
+    progress_scale: float = 10.0
+    success_bonus: float = 5.0
+    collision_penalty: float = 5.0
+    time_penalty: float = 0.01
+    needs = ("goal_x", "goal_y", "scan_0")
+
+    def __post_init__(self):
+        self._last: float | None = None
+
+    @staticmethod
+    def distance(s: Mapping[str, float]) -> float:
+        return float(np.hypot(s["goal_x"], s["goal_y"]))
+
+    @staticmethod
+    def min_range(s: Mapping[str, float]) -> float:
+        return min(v for k, v in s.items() if k.startswith("scan_"))
+
+    def begin(self, s):
+        self._last = self.distance(s)
+
+    def outcome(self, s, flags):
+        failure = bool(flags.get("is_failure", False)) or self.min_range(s) < self.collision_range
+        return (not failure) and self.distance(s) < self.success_dist, failure
+
+    def reward(self, s, success, flags):
+        if self.reward_type == "sparse":
+            return float(success)
+        d = self.distance(s)
+        progress = 0.0 if self._last is None else self._last - d
+        self._last = d
+        failure = bool(flags.get("is_failure", False)) or self.min_range(s) < self.collision_range
+        return (self.progress_scale * progress + self.success_bonus * float(success)
+                - self.collision_penalty * float(failure) - self.time_penalty)
+
+
 # Task id -> rules class; PickCubeVision's state has no cube, so flags decide it.
 RULES: dict[str, type[TaskRules]] = {
     "roboloop/Reach-v0": ReachRules,
     "roboloop/PickCube-v0": PickCubeRules,
     "roboloop/PickCubeGap-v0": PickCubeRules,
     "roboloop/PickCubeVision-v0": FlagRules,
+    "roboloop/base-Nav-v0": BaseNavRules,
 }
 
 

@@ -33,7 +33,8 @@ from .rules import PickCubeRules, ReachRules, TaskRules, named  # noqa: E402
 
 # Observation bounds by unit. Positions are world-frame metres (the floor is 3 m square),
 # "1" entries are gripper opening (0..1) or sin/cos, yaw comes from arctan2.
-UNIT_BOUNDS = {"m": (-5.0, 5.0), "m/s": (-50.0, 50.0), "rad": (-np.pi, np.pi), "1": (-1.0, 1.0)}
+UNIT_BOUNDS = {"m": (-5.0, 5.0), "m/s": (-50.0, 50.0), "rad": (-np.pi, np.pi), "rad/s": (-50.0, 50.0),
+               "1": (-1.0, 1.0)}
 
 
 class ArmTaskEnv(gym.Env):

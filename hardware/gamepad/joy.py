@@ -31,7 +31,7 @@ class TeleopCommand:
     """What the person asks for this control step.
 
     intervening: the deadman is held; action: (A,) in the normalized action space, [dx, dy, dz,
-    (dyaw,) gripper]; success/failure/reset: the buttons (pressed this step); connected: False once
+    (dyaw,) gripper] for an arm, [v, w] (linear, angular velocity) for a mobile base; success/failure/reset: the buttons (pressed this step); connected: False once
     the pad is gone (then intervening is False and the action holds the robot still).
     """
 
@@ -95,9 +95,19 @@ class PadMap:
 
     def command(self, joy: Joy, act_dim: int, gripper: float) -> TeleopCommand:
         """Map one reading to a command. gripper: the current gripper command, kept unless a trigger or
-        gripper button moves it. Success/failure/reset fire once per press (on the press)."""
-        if act_dim not in (4, 5):
-            raise ValueError(f"pads drive 4- or 5-dim arm actions, not {act_dim}")
+        gripper button moves it. Success/failure/reset fire once per press (on the press).
+        act_dim 2 is a mobile base, as teleop_twist_joy drives one: the "x" stick (left stick up/down)
+        is the linear velocity, the "y" stick (left stick left/right) the angular velocity (left = +)."""
+        if act_dim not in (2, 4, 5):
+            raise ValueError(f"pads drive 4- or 5-dim arm actions or 2-dim base actions [v, w], not {act_dim}")
+        pressed = {}
+        if act_dim == 2:
+            for k in self._held:
+                now = self._button(joy, k)
+                pressed[k] = now and not self._held[k]
+                self._held[k] = now
+            vw = np.array([self._axis(joy, "x"), self._axis(joy, "y")], np.float32) * self.scale
+            return TeleopCommand(self._button(joy, "deadman"), vw, **pressed)
         pos = [self._axis(joy, r) * self.scale for r in ("x", "y", "z")]
         yaw = [self._axis(joy, "yaw") * self.scale] if act_dim == 5 else []
         close = max(self._axis(joy, "close"), float(self._button(joy, "close")))
@@ -106,7 +116,6 @@ class PadMap:
             gripper = 1.0
         elif open_ > 0.5:
             gripper = -1.0
-        pressed = {}
         for k in self._held:
             now = self._button(joy, k)
             pressed[k] = now and not self._held[k]
@@ -133,7 +142,9 @@ def shipped_maps() -> list[str]:
 
 
 def hold_action(act_dim: int, gripper: float) -> np.ndarray:
-    """Zero motion with the gripper where it is: what a lost pad or a stop commands."""
+    """Zero motion with the gripper where it is (a base's 2-dim [v, w] has none): what a lost pad or a stop
+    commands."""
     a = np.zeros(act_dim, np.float32)
-    a[-1] = gripper
+    if act_dim != 2:
+        a[-1] = gripper
     return a

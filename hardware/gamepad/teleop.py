@@ -34,7 +34,8 @@ class Teleop:
             return TeleopCommand(False, hold_action(self.act_dim, self.gripper), connected=False)
         self.was_connected = True
         cmd = self.map.command(joy, self.act_dim, self.gripper)
-        self.gripper = float(cmd.action[-1])
+        if self.act_dim != 2:   # a base has no gripper
+            self.gripper = float(cmd.action[-1])
         return cmd
 
 

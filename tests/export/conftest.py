@@ -1,5 +1,6 @@
 """Shared, session-scoped artefacts of the export tests: one trained Reach actor (2x64 hidden units),
 its ONNX graph, 1000+ recorded observations, and the generated C (float32, int8) built for the host."""
+import os
 import shutil
 
 import numpy as np
@@ -14,8 +15,28 @@ REACH_ACTOR = ["sac.actor_hidden_dims=[64, 64]", "sac.hidden_dims=[128, 128]", "
                "torch_threads=1"]  # one thread: faster than two on this loaded 2-core machine
 EVAL_SEED, EVAL_EPISODES = 20_000, 20
 
-needs_arm = pytest.mark.skipif(shutil.which("arm-none-eabi-gcc") is None or shutil.which("qemu-system-arm") is None,
-                               reason="Cortex-M toolchain missing: run `make install` (installs it from Debian)")
+ARM_TOOLS = ("arm-none-eabi-gcc", "qemu-system-arm")
+
+
+def require_tools(*names: str) -> None:
+    """Skip when a tool is missing from PATH; under CI=true fail instead, since CI installs the toolchain
+    (`make install`) and a silent skip there would hide that the firmware was never tested."""
+    missing = [n for n in names if shutil.which(n) is None]
+    if not missing:
+        return
+    msg = f"{', '.join(missing)} not on PATH: run `make toolchain` (installs the Cortex-M toolchain from Debian)"
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"{msg}; CI=true, so a missing toolchain is a failure, not a skip")
+    pytest.skip(msg)
+
+
+@pytest.fixture(scope="session")
+def arm_toolchain():
+    """arm-none-eabi-gcc and qemu-system-arm, or a skip (a failure under CI=true)."""
+    require_tools(*ARM_TOOLS)
+
+
+needs_arm = pytest.mark.usefixtures("arm_toolchain")
 
 
 @pytest.fixture(scope="session")

@@ -2,6 +2,7 @@
 import json
 
 import numpy as np
+import pytest
 import onnx
 import torch
 
@@ -47,7 +48,8 @@ def test_observation_normalization_is_folded_into_the_first_layer():
     assert torch.allclose(folded(x), lin((x - mean) / std), atol=1e-5)
 
 
-def test_vision_actor_exports_and_matches_torch(tmp_path):
+@pytest.mark.parametrize("encoder", ["conv", "pretrained"])
+def test_vision_actor_exports_and_matches_torch(tmp_path, encoder):
     """Image actors go to ONNX too (uint8 camera inputs); the C generator is for MLPs and says so."""
     import pytest
 
@@ -55,7 +57,8 @@ def test_vision_actor_exports_and_matches_torch(tmp_path):
     from roboloop.policies.export.c_codegen import export_c
     from roboloop.policies.export.mlp_graph import UnsupportedGraphError
     from roboloop.policies.train_loop import Trainer
-    cfg = build_train_config("PickCubeVision", None, ["sac.hidden_dims=[32, 32]", "sac.image_channels=8",
+    cfg = build_train_config("PickCubeVision", None, [f"sac.image_encoder={encoder}", "sac.hidden_dims=[32, 32]",
+                                                      "sac.image_channels=8",
                                                       "env.image_size=48", "replay_capacity=100"], seed=0)
     trainer = Trainer(cfg, run_dir=tmp_path / "run", progress=False, log=lambda s: None)
     ckpt = trainer.save()

@@ -70,6 +70,7 @@ def test_launcher_reads_the_installed_package(colcon_install, monkeypatch):
     ("robot.launch.xml", {"use_joy_node": "false", "use_wrist_camera": "false", "use_pygame_pad": "true"},
      ["robot_driver", "front_camera", "joy_node", "teleop", "safety", "actor"]),
     ("teleop.launch.xml", {}, ["teleop"]),
+    ("base_sim.launch.xml", {}, ["sim_base", "teleop", "safety", "actor"]),
 ])
 def test_all_launch_files_parse(name, args, nodes):
     desc = load(name, args)

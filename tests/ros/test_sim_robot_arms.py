@@ -1,11 +1,11 @@
-"""`roboloop launch sim.launch.xml robot:=so101`: the actor drives the SO-101's sim through the safety node.
+"""`roboloop launch sim.launch.xml robot:=so101` with the learner: the whole loop on a sim of the SO-101.
 
-Real processes over real DDS: the launcher starts sim_robot (the SO-101 sim), teleop, safety and the actor
-(a checkpoint of roboloop/so101-PickCube-v0); the test process listens.
+Real processes over real DDS and real pyzmq: the launcher starts sim_robot (the SO-101 sim), the scripted
+person on a virtual pad with teleop, safety and the actor (a checkpoint of roboloop/so101-PickCube-v0);
+`roboloop learn` trains on what the actor streams and sends weights back. The test process listens.
 """
-import time
-
 import numpy as np
+from diagnostic_msgs.msg import DiagnosticArray
 from geometry_msgs.msg import PoseStamped, TwistStamped
 from sensor_msgs.msg import JointState
 
@@ -14,32 +14,57 @@ from .ros_helpers import PY, wait_for
 SO101_JOINTS = ["shoulder_pan", "shoulder_lift", "elbow_flex", "wrist_flex", "wrist_roll", "gripper"]
 
 
-def test_actor_drives_the_so101_sim_through_safety(ros_node, spawn, tmp_path):
+def test_whole_loop_with_the_learner_on_the_so101_sim(ros_node, spawn, tmp_path):
     from roboloop.config import build_train_config
     from roboloop.policies.train_loop import Trainer
+    from roboloop.policies.transport.store import TransitionStore
+    from roboloop.policies.transport.wire import decode, record_to_frames
     cfg = build_train_config("so101-PickCube", None, ["sac.compile=false"], steps=0, seed=0)
-    ckpt = str(Trainer(cfg, run_dir=tmp_path, progress=False, log=lambda s: None).save())
+    ckpt = str(Trainer(cfg, run_dir=tmp_path / "ckpt", progress=False, log=lambda s: None).save())
 
-    got = {"joints": [], "pose": [], "actor": [], "cmd": []}
+    got = {"joints": [], "pose": [], "actor": [], "cmd": [], "diag": []}
     subs = [  # noqa: F841  (kept referenced)
         ros_node.create_subscription(JointState, "/joint_states", got["joints"].append, 10),
         ros_node.create_subscription(PoseStamped, "/ee_pose", got["pose"].append, 10),
         ros_node.create_subscription(TwistStamped, "/actor/cmd_vel", got["actor"].append, 50),
         ros_node.create_subscription(TwistStamped, "/cmd_vel", got["cmd"].append, 50),
+        ros_node.create_subscription(DiagnosticArray, "/diagnostics", got["diag"].append, 50),
     ]
+    run = tmp_path / "learner"
+    learner = spawn(PY, "-m", "roboloop.cli", "learn", "--init", ckpt, "--bind", "tcp://127.0.0.1:*",
+                    "--out", str(run), "--steps", "45", "--no-progress", "--set", "demos=0",
+                    "--set", "eval_every=0", "--set", "eval_episodes=1", "--set", "learning_starts=30",
+                    "--set", "transport.publish_every=5", "--set", "sac.compile=false")
+    wait_for(lambda: (run / "learner.endpoint").exists(), 120, f"the learner to bind:\n{learner.output}")
+    endpoint = (run / "learner.endpoint").read_text().strip()
     launcher = spawn(PY, "-m", "roboloop.cli", "launch", "sim.launch.xml", "robot:=so101", f"checkpoint:={ckpt}",
-                     "cameras:=false", "control_hz:=20.0")
-    wait_for(lambda: len(got["actor"]) > 10 and len(got["pose"]) > 10, 90,
-             lambda: f"commands through safety to the SO-101 sim; launcher output:\n{launcher.output}")
+                     f"learner:={endpoint}", "cameras:=false", "scripted_person:=true", "patience:=5",
+                     "real_time_factor:=2.0")
+
+    def actor_stat(key):
+        for d in reversed(got["diag"]):
+            if d.status[0].name.endswith("actor"):
+                return {kv.key: kv.value for kv in d.status[0].values}.get(key)
+    try:
+        wait_for(lambda: learner.p.poll() is not None, 150, "the learner to make 15 updates on SO-101 steps")
+    finally:
+        print(f"{learner.output[-3000:]}\n{launcher.output[-3000:]}")
+    assert learner.p.returncode == 0, learner.output
     assert list(got["joints"][-1].name) == SO101_JOINTS      # the sim robot is the SO-101
-    p0 = got["pose"][-1].pose.position
-    time.sleep(1.0)
-    p1 = got["pose"][-1].pose.position
-    moved = np.linalg.norm([p1.x - p0.x, p1.y - p0.y, p1.z - p0.z])
-    assert moved > 0.005, (f"the SO-101 did not move under the actor's commands ({moved * 1000:.1f} mm); "
-                           f"{[m.twist.linear for m in got['cmd'][-5:]]}\n{launcher.output[-3000:]}")
+    positions = np.array([[m.pose.position.x, m.pose.position.y, m.pose.position.z] for m in got["pose"]])
+    moved = float(np.ptp(positions, axis=0).max())
+    assert moved > 0.005, f"the SO-101 did not move under the commands ({moved * 1000:.1f} mm)"
     # What reached the robot is the actor's command through the safety envelope: never faster.
     speed = [np.linalg.norm([m.twist.linear.x, m.twist.linear.y, m.twist.linear.z]) for m in got["cmd"]]
     actor_speed = [np.linalg.norm([m.twist.linear.x, m.twist.linear.y, m.twist.linear.z]) for m in got["actor"]]
     assert max(speed) > 0 and max(speed) <= max(actor_speed) + 1e-9
+    assert int(actor_stat("weights_version") or 0) >= 1, "the learner's weights never reached the actor"
+    steps = intervened = 0
+    for payload in TransitionStore(run / "transitions.rlog"):
+        msg = decode(record_to_frames(payload))
+        steps += len(msg.arrays["reward"])
+        intervened += int(msg.arrays["intervened"].sum()) if "intervened" in msg.arrays else 0
+        assert msg.arrays["action"].shape[1:] == (4,)         # the SO-101 task's actions (dx dy dz gripper)
+    assert steps >= 45 and intervened > 0, (steps, intervened)
+    assert (run / "checkpoint").exists()
     assert launcher.p.poll() is None

@@ -83,6 +83,19 @@ def test_launch_sim_robot_over_dds(ros_node, spawn):
     assert abs(ee_x() - x_hold) < 0.005
     assert launcher.p.poll() is None
 
+    # A command built on an observation 0.3 s old (6 ticks at 20 Hz) but not stale arrives after the
+    # tick that followed it: the driver counts a miss.
+    def late_commands() -> int:
+        return max(int({kv.key: kv.value for kv in d.status[0].values}.get("late_commands", -1))
+                   for d in got["diag"] if d.status[0].name.endswith("sim_robot"))
+    before = late_commands()
+    assert before >= 0
+    msg.twist.linear.x = 0.0
+    stamp = ros_node.get_clock().now().nanoseconds - 300_000_000
+    msg.header.stamp.sec, msg.header.stamp.nanosec = divmod(stamp, 1_000_000_000)
+    cmd.publish(msg)
+    wait_for(lambda: late_commands() > before, 5, "a late command counted in /diagnostics")
+
     # reset service: new episode, arm back home.
     client = ros_node.create_client(Trigger, "/reset")
     assert client.wait_for_service(timeout_sec=10)

@@ -72,28 +72,75 @@ def test_bad_limits_are_refused(bad, match):
         SafetyLimits(**bad)
 
 
-@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.large_base_example])
-@given(commands=st.lists(command, min_size=100, max_size=200), seed=st.integers(0, 1000))
-def test_the_simulated_arm_obeys_the_envelope(commands, seed):
-    """Through the real MuJoCo task: the arm's commanded target stays in the box at the speed limit."""
+# The wrapper hands the sim a float32 delta action; the target it reaches differs from the envelope's
+# float64 one by rounding only (1e-9 m here). The tolerances below allow that, and nothing more.
+ROUNDING = 1e-7                                         # m
+MAX_DSTEP = LIMITS.max_accel * DT * DT * (1 + 1e-6)     # m: |step_k - step_k-1| at the acceleration limit
+
+
+def _sim_with_envelope():
     limits = dict(box=LIMITS.box, max_speed=LIMITS.max_speed, max_accel=LIMITS.max_accel, gripper_force=10.0)
     env = make_env("PickCube", {}, [{"type": "safety", **limits}])
-    robot = env.unwrapped
+    assert env.unwrapped.control_hz == 1.0 / DT
+    return env, env.unwrapped
+
+
+def _check_envelope(env, robot, actions, seed):
+    """Steps `actions` through the wrapped MuJoCo task and asserts each limit on the commanded target
+    separately: the box, the speed and the acceleration (a stop may brake harder: it halts at once).
+    Returns how often each limit was the active constraint."""
+    low, high = (np.asarray(b) for b in LIMITS.box)
     env.reset(seed=seed)
-    assert robot.sim.model.actuator_forcerange[robot.sim.model.actuator("gripper").id][1] == 10.0
     prev = robot.commanded_target()
-    for *xyz, grip in commands:
-        action = np.array([*xyz, grip], dtype=np.float32)
+    assert in_box(prev), "home lies inside the test box"
+    prev_step = np.zeros(3)
+    clipped = {"box": 0, "speed": 0, "accel": 0}
+    for action in actions:
+        action = np.asarray(action, dtype=np.float32)   # 1e300 becomes inf here: a stop
         _, _, terminated, truncated, info = env.step(action)
         now = robot.commanded_target()
         assert np.all(np.isfinite(now)) and np.all(np.isfinite(robot.sim.data.qpos))
-        # the sim's first target (home) may start outside a custom box; from then on it stays inside
-        assert in_box(now) or np.linalg.norm(now - prev) <= MAX_STEP
-        assert np.linalg.norm(now - prev) <= MAX_STEP, (action, prev, now)
-        if not np.all(np.isfinite(action)):
-            assert info["safety"]["stopped"] and np.array_equal(now, prev)
-        prev = now
+        assert np.all(now >= low - ROUNDING) and np.all(now <= high + ROUNDING), (action, now)
+        step = now - prev
+        assert np.linalg.norm(step) <= MAX_STEP + ROUNDING, (action, prev, now)
+        if info["safety"]["stopped"]:
+            assert np.array_equal(now, prev) and not np.all(np.isfinite(action))
+        else:
+            assert np.linalg.norm(step - prev_step) <= MAX_DSTEP + ROUNDING, (action, prev_step, step)
+        for k in clipped:
+            clipped[k] += info["safety"]["clipped"][k]
+        prev, prev_step = now, step
         if terminated or truncated:
             env.reset()
-            prev = robot.commanded_target()
+            prev, prev_step = robot.commanded_target(), np.zeros(3)
+    return clipped
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.large_base_example])
+@given(commands=st.lists(command, min_size=100, max_size=200), seed=st.integers(0, 1000))
+def test_the_simulated_arm_obeys_the_envelope(commands, seed):
+    """Through the real MuJoCo task: the arm's commanded target stays in the box, under the speed limit
+    and under the acceleration limit, for arbitrary commands."""
+    env, robot = _sim_with_envelope()
+    assert robot.sim.model.actuator_forcerange[robot.sim.model.actuator("gripper").id][1] == 10.0
+    _check_envelope(env, robot, [np.array(c, dtype=np.float64) for c in commands], seed)
+    env.close()
+
+
+def test_the_simulated_arm_is_held_at_the_walls_and_accelerates_gently():
+    """Full-scale pushes into every wall (the sim's own workspace reaches past the box on every side, so
+    only the envelope holds the arm in) and full reversals: each limit is the active one, and holds."""
+    env, robot = _sim_with_envelope()
+    assert np.all(robot.sim.workspace[0] < LIMITS.box[0]) and np.all(robot.sim.workspace[1] > LIMITS.box[1])
+    actions = []
+    for axis in range(3):
+        for sign in (1.0, -1.0):
+            push = np.zeros(4)
+            push[axis], push[3] = sign, -1.0
+            actions += [push] * 15
+    clipped = _check_envelope(env, robot, actions, seed=0)
+    assert all(v > 0 for v in clipped.values()), clipped
+    low, high = (np.asarray(b) for b in LIMITS.box)
+    # the last push (-z for 15 steps) ends resting on the floor of the box
+    assert robot.commanded_target()[2] == pytest.approx(low[2], abs=1e-6)
     env.close()

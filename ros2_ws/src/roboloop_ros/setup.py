@@ -7,7 +7,7 @@ from setuptools import setup
 PACKAGE = "roboloop_ros"
 # Entry-point name == module name, so `roboloop launch` can also run a node as `python -m roboloop_ros.<exec>`.
 NODES = ["sim_robot_node", "camera_node", "robot_driver_node", "safety_node", "teleop_node", "joy_node",
-         "scripted_person_node", "actor_node"]
+         "scripted_person_node", "actor_node", "sim_base_node"]
 
 setup(
     name=PACKAGE,

@@ -68,8 +68,11 @@ class ActorNode(Node):
         hz = p["control_hz"] or spec["control_hz"]
         act = spec["action"]
         self.obs = RosObservations(self, observation_layout(spec))
-        self.driver = RosDriver(self, self.obs, act["max_delta_pos_m"] * hz, act.get("max_delta_yaw_rad", 1.0) * hz,
-                                p["frame_id"])
+        if act.get("command") == "base_velocity":   # a mobile base: [v, w] scale to m/s and rad/s directly
+            speeds = act["max_linear_mps"], act["max_angular_radps"]
+        else:
+            speeds = act["max_delta_pos_m"] * hz, act.get("max_delta_yaw_rad", 1.0) * hz
+        self.driver = RosDriver(self, self.obs, *speeds, p["frame_id"])
         self.teleop = RosTeleop(self, self.obs, s.act_dim, p["person_wait"] / (hz * p["real_time_factor"]),
                                 p["intervention_timeout"], self.fault)
         self.pub_step = self.create_publisher(Int32, "actor/episode_step", 10)

@@ -79,3 +79,45 @@ def parse_env_option(text: str) -> dict:
             raise ValueError(f"env option {item!r} is not key=value")
         out[key.strip()] = yaml.safe_load(value)
     return out
+
+
+def laser_scan_msg(ranges, angle_min: float, angle_increment: float, range_min: float, range_max: float,
+                   scan_time: float, stamp: Time, frame_id: str):
+    """sensor_msgs/LaserScan from ranges (n,) m, counter-clockwise from angle_min (rad)."""
+    from sensor_msgs.msg import LaserScan
+    r = np.asarray(ranges, dtype=np.float32).reshape(-1)
+    msg = LaserScan()
+    msg.header.stamp, msg.header.frame_id = stamp, frame_id
+    msg.angle_min, msg.angle_increment = float(angle_min), float(angle_increment)
+    msg.angle_max = float(angle_min + angle_increment * (len(r) - 1))
+    msg.time_increment, msg.scan_time = 0.0, float(scan_time)
+    msg.range_min, msg.range_max = float(range_min), float(range_max)
+    msg.ranges = r.tolist()
+    return msg
+
+
+def scan_arrays(msg) -> tuple[np.ndarray, np.ndarray]:
+    """(ranges (n,) m, angles (n,) rad) of a sensor_msgs/LaserScan; readings outside [range_min, range_max]
+    become inf (no return), as REP 117 asks. ValueError for a scan without readings or with a bad angle grid."""
+    r = np.asarray(msg.ranges, dtype=np.float64)
+    if r.size == 0 or not (np.isfinite(msg.angle_min) and np.isfinite(msg.angle_increment)):
+        raise ValueError(f"scan has {r.size} ranges, angle_min {msg.angle_min}, increment {msg.angle_increment}")
+    valid = np.isfinite(r) & (r >= msg.range_min) & (r <= msg.range_max)
+    return np.where(valid, r, np.inf), msg.angle_min + msg.angle_increment * np.arange(r.size)
+
+
+def yaw_quaternion(yaw: float) -> tuple[float, float, float, float]:
+    """(x, y, z, w) of a rotation by yaw rad about z."""
+    return 0.0, 0.0, float(np.sin(yaw / 2)), float(np.cos(yaw / 2))
+
+
+def odometry_msg(pose, twist, stamp: Time, frame_id: str, child_frame_id: str):
+    """nav_msgs/Odometry from pose (x m, y m, yaw rad) in `frame_id` and twist (v m/s, w rad/s) in the child frame."""
+    from nav_msgs.msg import Odometry
+    msg = Odometry()
+    msg.header.stamp, msg.header.frame_id, msg.child_frame_id = stamp, frame_id, child_frame_id
+    p = msg.pose.pose
+    p.position.x, p.position.y = float(pose[0]), float(pose[1])
+    p.orientation.x, p.orientation.y, p.orientation.z, p.orientation.w = yaw_quaternion(pose[2])
+    msg.twist.twist.linear.x, msg.twist.twist.angular.z = float(twist[0]), float(twist[1])
+    return msg

@@ -6,7 +6,9 @@ Subscribes (relative names, remap as needed):
   gripper_cmd   std_msgs/Float64            -1 open .. +1 closed
 Publishes:
   ee_pose       geometry_msgs/PoseStamped   every tick (frame `frame_id`)
-  /diagnostics  diagnostic_msgs/DiagnosticArray  1 Hz, and at once on a refused command
+  /diagnostics  diagnostic_msgs/DiagnosticArray  1 Hz, and at once on a refused command: ticks,
+                tick overruns (`deadline_misses`), late commands (`late_commands`: a stamped command that
+                arrived after the tick following the observation it answers), command latency p50/p99
 
 A command that is non-finite or whose stamp is older than `max_command_age` is refused: the
 robot stops and a diagnostic says why. No command for `command_timeout` stops a moving robot.
@@ -14,6 +16,7 @@ Subclasses create `self.robot` and implement `step()` (called every 1 / control_
 """
 from __future__ import annotations
 
+import bisect
 import time
 from collections import deque
 
@@ -34,6 +37,17 @@ COMMAND_PARAMS = {
 }
 
 
+def arrived_after_next_tick(ticks, stamp: float, now: float, period: float) -> bool:
+    """Whether a command built on the observation of the last tick at or before `stamp` arrived (`now`)
+    after the tick that followed it. ticks: tick start times in ascending order (s, the clock of the
+    stamps); period: s. A stamp older than every recorded tick is late."""
+    i = bisect.bisect_right(ticks, stamp)
+    if i == 0:
+        return True
+    next_tick = ticks[i] if i < len(ticks) else ticks[i - 1] + period
+    return now > next_tick
+
+
 class DriverNode(Node):
     def start(self, robot, p: dict, hardware_id: str) -> None:
         """Wire `robot` (a RobotDriver) to the topics; call at the end of the subclass __init__."""
@@ -44,8 +58,9 @@ class DriverNode(Node):
         self.period = 1.0 / (p["control_hz"] * p.get("real_time_factor", 1.0))
         self.last_command = -np.inf  # monotonic s
         self.first_tick, self.latency_warmup = np.inf, p.get("latency_warmup_s", 2.0)
-        self.refused = self.deadline_misses = self.ticks = 0
+        self.refused = self.deadline_misses = self.ticks = self.late_commands = 0
         self.command_ages: deque[float] = deque(maxlen=10_000)   # s, of the most recent stamped commands
+        self.tick_times: deque[float] = deque(maxlen=256)        # s (ROS clock) at the start of recent ticks
         self.last_fault = ""
         self.pub_pose = self.create_publisher(PoseStamped, "ee_pose", 10)
         self.pub_diag = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
@@ -58,7 +73,8 @@ class DriverNode(Node):
     # ------------------------------------------------------------------ commands in
     def _fresh(self, stamp, what: str) -> bool:
         t = stamp_seconds(stamp)
-        age = self.get_clock().now().nanoseconds * 1e-9 - t
+        now = self.get_clock().now().nanoseconds * 1e-9
+        age = now - t
         if t > 0 and age > self.max_command_age:
             self.refuse(f"stale {what}: {age:.3f} s old (max_command_age {self.max_command_age} s)")
             return False
@@ -66,6 +82,7 @@ class DriverNode(Node):
             # The actor stamps a command with the time its observation arrived: this is the
             # observation-to-command latency through the graph (actor, safety, DDS hops).
             self.command_ages.append(age)
+            self.late_commands += arrived_after_next_tick(self.tick_times, t, now, self.period)
         return True
 
     def refuse(self, why: str) -> None:
@@ -105,6 +122,7 @@ class DriverNode(Node):
     def tick(self) -> None:
         t0 = time.monotonic()
         self.first_tick = min(self.first_tick, t0)
+        self.tick_times.append(self.get_clock().now().nanoseconds * 1e-9)
         c = self.robot.command
         moving = c.mode == "pose" or np.any(c.linear != 0) or c.yaw_rate != 0
         if moving and t0 - self.last_command > self.command_timeout:
@@ -126,7 +144,7 @@ class DriverNode(Node):
         latency = {"command_latency_p50_ms": round(float(np.percentile(ages, 50)), 3),
                    "command_latency_p99_ms": round(float(np.percentile(ages, 99)), 3),
                    "command_latency_n": len(ages)} if len(ages) else {}
-        return {"ticks": self.ticks, "deadline_misses": self.deadline_misses,
+        return {"ticks": self.ticks, "deadline_misses": self.deadline_misses, "late_commands": self.late_commands,
                 "refused_commands": self.refused, "last_fault": self.last_fault, **latency}
 
     def publish_diagnostics(self, level: str | None = None, message: str | None = None) -> None:

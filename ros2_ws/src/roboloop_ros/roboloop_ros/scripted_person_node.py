@@ -5,8 +5,9 @@ PickCube expert would, and publishes what roboloop's real pygame reader reads fr
 path pad -> Joy -> teleop_node -> actor is the one a real pad takes). The person only sees the robot's
 topics: the expert acts on `observation/state`. They take over (hold the deadman) when the policy has
 had `patience` steps of an episode without lifting the cube, and drive to the end of that episode. On a
-robot whose actions arrive `action_delay` control steps late they move slower and wait out the lag, as a
-person who feels it does.
+robot whose actions arrive `action_delay` control steps late they wait out the lag, as a person who feels
+it does. With `robot` set (so101, panda, ur5 or an arm YAML path) the cube size, the step size at full stick and
+the lift height are that arm's (its YAML's `sim` section) instead of the parameters below.
 
 The pad is read and published at once after each decision, so each Joy message answers one state (the
 actor waits briefly for that answer, see actor_node's `person_wait`). Between states (a reset) the pad
@@ -24,6 +25,7 @@ from std_msgs.msg import Float32MultiArray, Int32
 
 from roboloop.hardware.gamepad.joy import load_map
 from roboloop.hardware.gamepad.virtual import VirtualGamepad, drive_pad
+from roboloop.sim.arms import load_arm
 from roboloop.sim.experts import expert_from_state
 from roboloop.sim.robot import TABLE_Z
 from roboloop_ros.joy_node import JoyNode
@@ -45,13 +47,20 @@ class ScriptedPersonNode(JoyNode):
             "use_yaw": False,         # the task has a yaw action
             "heartbeat": 0.2,         # s; under teleop_node's joy_timeout
             "action_delay": 0,        # control steps the robot applies actions late; the person waits them out
+            "robot": "",              # an arm's name or YAML: its cube, step size and lift height
         })
+        lift_z = None
+        if p["robot"]:
+            scene = load_arm(p["robot"]).scene
+            p["cube_half"], p["max_delta_pos"], lift_z = scene.cube_half, scene.max_delta_pos, scene.lift_z
         self.map = load_map(p["pad"])
         self.patience, self.lift_threshold, self.cube_half = p["patience"], p["lift_threshold"], p["cube_half"]
         if p["action_delay"] < 0:
             raise ValueError(f"action_delay must be >= 0 control steps, got {p['action_delay']}")
         self.expert, self.view = expert_from_state(p["max_delta_pos"], p["max_delta_yaw"], p["use_yaw"],
                                                    int(p["action_delay"]))
+        if lift_z is not None:
+            self.expert.LIFT_Z = TABLE_Z + lift_z   # m; the arm's lift target, within its reach
         self.t = -1
         self.action: np.ndarray | None = None
         self.last_publish = -np.inf

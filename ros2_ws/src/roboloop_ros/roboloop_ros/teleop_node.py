@@ -32,7 +32,7 @@ class TeleopNode(Node):
         super().__init__("teleop")
         p = declare_params(self, {
             "pad": "xbox",       # pad map: xbox, playstation, logitech_f310, logitech_f710 or a YAML path
-            "act_dim": 4,        # action size of the task (4: dx dy dz gripper; 5 with yaw)
+            "act_dim": 4,        # action size of the task (4: dx dy dz gripper; 5 with yaw; 2: a base's v w)
             "joy_timeout": 0.5,  # s without a Joy message -> the pad counts as unplugged
         })
         self.map = load_map(p["pad"])
@@ -53,7 +53,8 @@ class TeleopNode(Node):
     def on_joy(self, msg: JoyMsg) -> None:
         joy = Joy(stamp_seconds(msg.header.stamp), list(msg.axes), list(msg.buttons))
         cmd = self.map.command(joy, self.act_dim, self.gripper)   # non-finite axes read as 0
-        self.gripper = float(cmd.action[-1])
+        if self.act_dim != 2:
+            self.gripper = float(cmd.action[-1])
         self.last_joy = time.monotonic()
         self.messages += 1
         if cmd.intervening and not self.active:
