@@ -15,6 +15,8 @@ os.environ.setdefault("MUJOCO_GL", "egl")
 import mujoco  # noqa: E402
 import numpy as np  # noqa: E402
 
+from roboloop.sim.rendering import offscreen_renderer  # noqa: E402
+
 from .robot_driver import EECommand, RobotDriver, RobotState, quat_from_matrix  # noqa: E402
 from .robot_env import ObservationSource, RobotEnv  # noqa: E402
 
@@ -130,9 +132,7 @@ class SimRobotDriver(RobotDriver):
         """RGB image (height, width, 3) uint8 from one of the model's cameras ("front", "wrist")."""
         key = (width, height)
         if key not in self._renderers:
-            vis = self.sim.model.vis.global_
-            vis.offwidth, vis.offheight = max(vis.offwidth, width), max(vis.offheight, height)
-            self._renderers[key] = mujoco.Renderer(self.sim.model, height, width)
+            self._renderers[key] = offscreen_renderer(self.sim.model, width, height)
         r = self._renderers[key]
         r.update_scene(self.sim.data, camera=camera)
         return r.render()

@@ -216,11 +216,9 @@ class BaseNavEnv(gym.Env):
                 "odom_error": float(np.linalg.norm(self.odom_in_world()[:2] - pose[:2]))}
 
     def _render_camera(self, camera: str, size: int) -> np.ndarray:
-        import mujoco
+        from .rendering import offscreen_renderer
         if camera not in self._renderers:
-            vis = self.sim.model.vis.global_
-            vis.offwidth, vis.offheight = max(vis.offwidth, size), max(vis.offheight, size)
-            self._renderers[camera] = mujoco.Renderer(self.sim.model, size, size)
+            self._renderers[camera] = offscreen_renderer(self.sim.model, size, size)
         r = self._renderers[camera]
         r.update_scene(self.sim.data, camera=camera)
         return r.render().copy()

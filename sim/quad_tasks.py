@@ -195,10 +195,10 @@ class QuadHoverEnv(gym.Env):
         if self.render_mode != "rgb_array":
             return None
         import mujoco
+
+        from .rendering import offscreen_renderer
         if self._renderer is None:
-            vis = self.sim.model.vis.global_
-            vis.offwidth, vis.offheight = max(vis.offwidth, self.render_size), max(vis.offheight, self.render_size)
-            self._renderer = mujoco.Renderer(self.sim.model, self.render_size, self.render_size)
+            self._renderer = offscreen_renderer(self.sim.model, self.render_size, self.render_size)
             self._option = mujoco.MjvOption()
             self._option.sitegroup[4] = 1
         self.sim.model.site_pos[self.sim.target_site] = self.target(self._t / self.control_hz)[0]

@@ -208,11 +208,9 @@ class BaseRaceEnv(gym.Env):
     def render(self):
         if self.render_mode != "rgb_array":
             return None
-        import mujoco
+        from .rendering import offscreen_renderer
         if self._renderer is None:
-            vis = self.sim.model.vis.global_
-            vis.offwidth, vis.offheight = max(vis.offwidth, self.render_size), max(vis.offheight, self.render_size)
-            self._renderer = mujoco.Renderer(self.sim.model, self.render_size, self.render_size)
+            self._renderer = offscreen_renderer(self.sim.model, self.render_size, self.render_size)
         self._renderer.update_scene(self.sim.data, camera="top")
         return self._renderer.render()
 

@@ -27,6 +27,7 @@ import numpy as np  # noqa: E402
 from gymnasium import spaces  # noqa: E402
 
 from .physics import ArmPhysics  # noqa: E402
+from .rendering import offscreen_renderer  # noqa: E402
 from .robot import TABLE_Z, ArmSim  # noqa: E402
 from .rules import PickCubeRules, ReachRules, TaskRules, named  # noqa: E402
 
@@ -196,11 +197,7 @@ class ArmTaskEnv(gym.Env):
 
     # ------------------------------------------------------------------ helpers
     def _make_renderer(self, size: int) -> mujoco.Renderer:
-        vis = self.sim.model.vis.global_
-        # The offscreen framebuffer must be at least as large as the requested image.
-        vis.offwidth = max(vis.offwidth, size)
-        vis.offheight = max(vis.offheight, size)
-        return mujoco.Renderer(self.sim.model, size, size)
+        return offscreen_renderer(self.sim.model, size, size)
 
     def _obs(self) -> dict[str, np.ndarray]:
         state = np.clip(self._state(), self._state_low, self._state_high).astype(np.float32)
