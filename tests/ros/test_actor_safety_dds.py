@@ -18,7 +18,7 @@ from geometry_msgs.msg import PoseStamped, TwistStamped
 from std_msgs.msg import Bool, Float32MultiArray, Int32
 from std_srvs.srv import Trigger
 
-from .ros_helpers import PY, wait_for
+from .ros_helpers import PY, actor_stats, wait_for
 
 
 @pytest.fixture(scope="module")
@@ -180,8 +180,7 @@ def test_the_person_drives_through_the_graph_and_succeeds(ros_node, spawn, untra
     wait_for(lambda: len(episode_outcomes(launcher.output)) >= 10, 150,
              f"10 episodes driven by the person:\n{launcher.output[-3000:]}")
     outcomes = episode_outcomes(launcher.output)[:10]
-    stats = next({kv.key: kv.value for kv in d.status[0].values} for d in reversed(diag)
-                 if d.status[0].name.endswith("actor"))
+    stats = actor_stats(diag)
     print(f"person-driven episodes: {sum(outcomes)}/10 succeeded; actor: {stats['person_steps']} person steps, "
           f"{stats['person_late_answers']} answers later than person_wait")
     assert sum(outcomes) >= 7, launcher.output[-3000:]
@@ -202,14 +201,10 @@ def test_vision_policy_reads_the_camera_topics(ros_node, spawn, tmp_path):
     wrist = ros_node.create_publisher(Image, "/wrist/image_raw", 10)
     launcher = spawn(PY, "-m", "roboloop.cli", "launch", "sim.launch.xml", f"checkpoint:={ckpt}",
                      "task:=roboloop/PickCubeVision-v0")
-
-    def actor_stats():
-        return next(({kv.key: kv.value for kv in d.status[0].values} for d in reversed(diag)
-                     if d.status[0].name.endswith("actor")), {})
-    wait_for(lambda: int(actor_stats().get("steps", 0)) >= 15, 120,
+    wait_for(lambda: int(actor_stats(diag).get("steps", 0)) >= 15, 120,
              f"15 actor steps on camera images:\n{launcher.output[-3000:]}")
     wait_for(lambda: any(moving(m) for _, m in cmds), 10, "the vision policy's commands at the robot")
-    stats = actor_stats()
+    stats = actor_stats(diag)
     assert not any(k in stats["last_fault"] for k in ("front", "wrist")), (stats, launcher.output[-3000:])
 
     small = Image(height=64, width=64, encoding="rgb8", step=64 * 3, data=bytes(64 * 64 * 3))
@@ -243,18 +238,13 @@ def test_whole_loop_with_the_learner(ros_node, spawn, untrained_checkpoint, tmp_
     launcher = spawn(PY, "-m", "roboloop.cli", "launch", "sim.launch.xml", f"checkpoint:={untrained_checkpoint}",
                      f"learner:={endpoint}", "env:=variant=heavy_cube", "scripted_person:=true",
                      "real_time_factor:=2.0")
-
-    def actor_stat(key):
-        for d in reversed(diag):
-            if d.status[0].name.endswith("actor"):
-                return {kv.key: kv.value for kv in d.status[0].values}.get(key)
     try:
         wait_for(lambda: learner.p.poll() is not None, 240, "the learner to train on 400 robot steps")
     finally:
         print(f"{learner.output[-3000:]}\n{launcher.output[-3000:]}")
     assert learner.p.returncode == 0, learner.output
     assert images and (images[-1].height, images[-1].width) == (128, 128)
-    assert int(actor_stat("weights_version") or 0) >= 1, "the learner's weights never reached the actor"
+    assert int(actor_stats(diag).get("weights_version") or 0) >= 1, "the learner's weights never reached the actor"
     steps = intervened = 0
     for payload in TransitionStore(run / "transitions.rlog"):
         msg = decode(record_to_frames(payload))

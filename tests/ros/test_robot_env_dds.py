@@ -17,17 +17,12 @@ from diagnostic_msgs.msg import DiagnosticArray
 from geometry_msgs.msg import Vector3
 from std_msgs.msg import String
 
-from .ros_helpers import PY, wait_for
+from .ros_helpers import PY, actor_stats, wait_for
 
 
 def episodes(output: str) -> list[str]:
     """The actor's episode log lines ("episode N: success in T steps, ...")."""
     return [line for line in output.splitlines() if "]: episode " in line]
-
-
-def actor_stats(diag) -> dict:
-    return next(({kv.key: kv.value for kv in d.status[0].values} for d in reversed(diag)
-                 if d.status[0].name.endswith("actor")), {})
 
 
 def test_success_button_and_a_knocked_off_cube_reach_the_learner_store(ros_node, spawn, tmp_path):

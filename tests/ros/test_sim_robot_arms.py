@@ -9,7 +9,7 @@ from diagnostic_msgs.msg import DiagnosticArray
 from geometry_msgs.msg import PoseStamped, TwistStamped
 from sensor_msgs.msg import JointState
 
-from .ros_helpers import PY, wait_for
+from .ros_helpers import PY, actor_stats, wait_for
 
 SO101_JOINTS = ["shoulder_pan", "shoulder_lift", "elbow_flex", "wrist_flex", "wrist_roll", "gripper"]
 
@@ -40,11 +40,6 @@ def test_whole_loop_with_the_learner_on_the_so101_sim(ros_node, spawn, tmp_path)
     launcher = spawn(PY, "-m", "roboloop.cli", "launch", "sim.launch.xml", "robot:=so101", f"checkpoint:={ckpt}",
                      f"learner:={endpoint}", "cameras:=false", "scripted_person:=true", "patience:=5",
                      "real_time_factor:=2.0")
-
-    def actor_stat(key):
-        for d in reversed(got["diag"]):
-            if d.status[0].name.endswith("actor"):
-                return {kv.key: kv.value for kv in d.status[0].values}.get(key)
     try:
         wait_for(lambda: learner.p.poll() is not None, 150, "the learner to make 15 updates on SO-101 steps")
     finally:
@@ -58,7 +53,7 @@ def test_whole_loop_with_the_learner_on_the_so101_sim(ros_node, spawn, tmp_path)
     speed = [np.linalg.norm([m.twist.linear.x, m.twist.linear.y, m.twist.linear.z]) for m in got["cmd"]]
     actor_speed = [np.linalg.norm([m.twist.linear.x, m.twist.linear.y, m.twist.linear.z]) for m in got["actor"]]
     assert max(speed) > 0 and max(speed) <= max(actor_speed) + 1e-9
-    assert int(actor_stat("weights_version") or 0) >= 1, "the learner's weights never reached the actor"
+    assert int(actor_stats(got["diag"]).get("weights_version") or 0) >= 1, "the learner's weights never reached the actor"
     steps = intervened = 0
     for payload in TransitionStore(run / "transitions.rlog"):
         msg = decode(record_to_frames(payload))
