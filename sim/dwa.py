@@ -22,20 +22,17 @@ same reason.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
-from .mobile_base import CHASSIS_RADIUS
+from .mobile_base import CHASSIS_RADIUS, BaseLimits
 
 
 @dataclass
 class DWAConfig:
     """Units: m/s, rad/s, m/s^2, rad/s^2, s, m. Weights are dimensionless (each term is scaled to ~[0, 1])."""
-    max_linear: float = 0.5
-    max_angular: float = 1.5
-    max_linear_accel: float = 1.0
-    max_angular_accel: float = 3.0
+    limits: BaseLimits = field(default_factory=BaseLimits)   # the base's speed and acceleration limits
     dt: float = 0.1                 # the control period
     horizon_s: float = 2.0
     n_v: int = 7
@@ -75,9 +72,9 @@ class DWAPlanner:
 
     def window(self, v: float, w: float) -> tuple[np.ndarray, np.ndarray]:
         c = self.c
-        dv, dw = c.max_linear_accel * c.dt, c.max_angular_accel * c.dt
-        vs = np.linspace(max(0.0, v - dv), min(c.max_linear, max(v + dv, 0.0)), c.n_v)
-        ws = np.linspace(max(-c.max_angular, w - dw), min(c.max_angular, w + dw), c.n_w)
+        dv, dw = c.limits.max_linear_accel * c.dt, c.limits.max_angular_accel * c.dt
+        vs = np.linspace(max(0.0, v - dv), min(c.limits.max_linear, max(v + dv, 0.0)), c.n_v)
+        ws = np.linspace(max(-c.limits.max_angular, w - dw), min(c.limits.max_angular, w + dw), c.n_w)
         return vs, ws
 
     def rollout(self, v: np.ndarray, w: np.ndarray) -> np.ndarray:
@@ -147,23 +144,23 @@ class DWAPlanner:
         first = blocked.argmax(axis=1)
         t_free = np.where(first > 0, self.t[np.maximum(first - 1, 0)], 0.0)
         travel = np.where(blocked.any(axis=1), V * t_free, np.inf)
-        admissible = V ** 2 <= 2.0 * c.max_linear_accel * travel + 1e-12
+        admissible = V ** 2 <= 2.0 * c.limits.max_linear_accel * travel + 1e-12
         if not admissible.any():
             left = ranges[(angles % (2 * np.pi)) < np.pi].mean() if len(ranges) else 1.0
             right = ranges[(angles % (2 * np.pi)) >= np.pi].mean() if len(ranges) else 1.0
-            return 0.0, float(c.max_angular if left >= right else -c.max_angular)
+            return 0.0, float(c.limits.max_angular if left >= right else -c.limits.max_angular)
         end = poses[:, -1, :]
         d0 = float(np.linalg.norm(goal))
         d_end = np.linalg.norm(goal[None, :] - end[:, :2], axis=1)
-        progress = (d0 - d_end) / (c.max_linear * self.t[-1])
+        progress = (d0 - d_end) / (c.limits.max_linear * self.t[-1])
         bearing = np.arctan2(goal[1] - end[:, 1], goal[0] - end[:, 0]) - end[:, 2]
         bearing = np.abs(np.arctan2(np.sin(bearing), np.cos(bearing)))
         heading = 1.0 - bearing / np.pi
         score = (c.w_progress * progress + c.w_heading * heading + c.w_clearance * np.clip(min_clear, 0.0, 1.0)
-                 + c.w_speed * V / c.max_linear)
+                 + c.w_speed * V / c.limits.max_linear)
         # Near the goal, arriving beats cruising: slow down inside the last half metre.
         if d0 < 0.5:
-            score -= c.w_speed * V / c.max_linear
+            score -= c.w_speed * V / c.limits.max_linear
         score[~admissible] = -np.inf
         k = int(np.argmax(score))
         return float(V[k]), float(W[k])
@@ -180,7 +177,8 @@ class DWAPolicy:
         self.cols = {n: names.index(n) for n in ("goal_x", "goal_y", "odom_v", "odom_w")}
         self.max_v, self.max_w = float(act["max_linear_mps"]), float(act["max_angular_radps"])
         self.angles = lidar["angle_min_rad"] + lidar["angle_increment_rad"] * np.arange(len(self.scan_cols))
-        cfg = config or DWAConfig(max_linear=self.max_v, max_angular=self.max_w, dt=1.0 / spec["control_hz"])
+        cfg = config or DWAConfig(limits=BaseLimits(max_linear=self.max_v, max_angular=self.max_w),
+                                  dt=1.0 / spec["control_hz"])
         self.planner = DWAPlanner(cfg, lidar["range_max_m"])
 
     def reset(self) -> None:
