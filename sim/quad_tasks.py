@@ -10,7 +10,7 @@ Contract (ARCHITECTURE.md, "Env contract"):
     first 18 entries.
   * action ``Box(-1, 1, (4,), float32)``: normalized thrusts of motors m1..m4 (f = (a + 1) / 2 * 0.1488 N);
     the hover command of the nominal vehicle is about -0.11.
-  * dense reward in (0, 1]: exp(-cost), cost = 3 |e_p| + 0.5 (1 - R_zz) + 0.1 |e_v| + 0.02 |w|
+  * dense reward in (0, 1]: exp(-cost), cost = 3 |e_p| + (1 - R_zz) + |e_v| + 0.05 |w|
     + 0.05 mean((a - a_hover)^2); a crash ends the episode, forfeiting the rest of it.
   * ``terminated`` on a crash (|e_p| > max_dist or |w| > max_angvel); ``truncated`` after ``episode_s``
     seconds, from the env itself (its length in steps depends on control_hz).
@@ -25,7 +25,9 @@ U(motor_tau_range) s. ``info["physics"]`` holds the episode's values (the privil
 
 Initial states: position U(+-init_pos) m per axis, velocity U(+-init_vel) m/s, a tilt about a random
 horizontal axis of up to init_tilt rad, body rates U(+-init_angvel) rad/s; with probability
-``tumble_prob`` a tumbling start instead: tilt up to tumble_tilt rad, rates up to tumble_angvel rad/s.
+``tumble_prob`` a tumbling start instead: tilt up to tumble_tilt rad, rates up to tumble_angvel rad/s. With
+probability ``guide_prob`` (RLtools' "guidance") the episode starts on the target, level and at rest: a
+learner sees the hover it must hold from its first episodes (evaluations set it to 0).
 """
 from __future__ import annotations
 
@@ -40,9 +42,13 @@ from .quadrotor import (F_MAX, GRAVITY, HOVER_ACTION, MASS, MOTOR_TAU, QuadPhysi
 
 STATE_NAMES = (["err_x", "err_y", "err_z"] + [f"rot_{r}{c}" for r in range(3) for c in range(3)]
                + ["err_vx", "err_vy", "err_vz", "rate_x", "rate_y", "rate_z"]
-               + [f"prev_action_m{i}" for i in range(1, 5)] + [f"motor_est_m{i}" for i in range(1, 5)])
-STATE_UNITS = ["m"] * 3 + ["1"] * 9 + ["m/s"] * 3 + ["rad/s"] * 3 + ["1"] * 8
-_BOUNDS = {"m": 5.0, "1": 1.0, "m/s": 50.0, "rad/s": 100.0}
+               + [f"prev_action_m{i}" for i in range(1, 5)] + [f"motor_est_m{i}" for i in range(1, 5)]
+               + ["int_err_x", "int_err_y", "int_err_z"])
+STATE_UNITS = ["m"] * 3 + ["1"] * 9 + ["m/s"] * 3 + ["rad/s"] * 3 + ["1"] * 8 + ["m s"] * 3
+_BOUNDS = {"m": 5.0, "1": 1.0, "m/s": 50.0, "rad/s": 100.0, "m s": 1.0}
+# The integral of the position error is of the clipped error, and is itself clipped: a far start must not
+# wind it up, and +-1 m s is enough for a memoryless policy to cancel a +-30% thrust-to-weight error.
+_INTEGRAL_ERR_CLIP, _INTEGRAL_CLIP = 0.3, 1.0
 # Observation noise standard deviations at obs_noise=1 (position m, rotation entries, velocity m/s,
 # body rates rad/s), of the order of a motion-capture-fed Crazyflie state estimate.
 _NOISE_STD = np.array([0.002] * 3 + [0.002] * 9 + [0.01] * 3 + [0.02] * 3)
@@ -66,7 +72,7 @@ class QuadHoverEnv(gym.Env):
     Kwargs (units): control_hz (Hz, 100), physics_hz (Hz, 500; an integer multiple of control_hz),
     episode_s (s, 5), hold_s (s, 2), success_dist (m, 0.1), max_dist (m, 1.0), max_angvel (rad/s, 40),
     init_pos (m, 0.3), init_vel (m/s, 0.5), init_tilt (rad, 0.5), init_angvel (rad/s, 1.0),
-    tumble_prob (0), tumble_tilt (rad, pi/2), tumble_angvel (rad/s, 8), mass_range (0), inertia_range (0),
+    tumble_prob (0), tumble_tilt (rad, pi/2), tumble_angvel (rad/s, 8), guide_prob (0), mass_range (0), inertia_range (0),
     thrust_range (0), motor_tau_range ((0.15, 0.15) s), obs_noise (0; 1 = the stds in _NOISE_STD),
     render_mode (None or "rgb_array"), render_size (px, 480).
     """
@@ -79,7 +85,7 @@ class QuadHoverEnv(gym.Env):
                  hold_s: float = 2.0, success_dist: float = 0.1, max_dist: float = 1.0, max_angvel: float = 40.0,
                  init_pos: float = 0.3, init_vel: float = 0.5, init_tilt: float = 0.5, init_angvel: float = 1.0,
                  tumble_prob: float = 0.0, tumble_tilt: float = np.pi / 2, tumble_angvel: float = 8.0,
-                 mass_range: float = 0.0, inertia_range: float = 0.0, thrust_range: float = 0.0,
+                 guide_prob: float = 0.0, mass_range: float = 0.0, inertia_range: float = 0.0, thrust_range: float = 0.0,
                  motor_tau_range: Sequence[float] = (MOTOR_TAU, MOTOR_TAU), obs_noise: float = 0.0,
                  render_mode: str | None = None, render_size: int = 480):
         if not 100.0 <= control_hz <= 500.0:
@@ -98,8 +104,8 @@ class QuadHoverEnv(gym.Env):
         tau_lo, tau_hi = (float(x) for x in motor_tau_range)
         if not 0 < tau_lo <= tau_hi:
             raise ValueError(f"motor_tau_range must be (low, high) seconds with 0 < low <= high, got {motor_tau_range}")
-        if not 0 <= tumble_prob <= 1 or obs_noise < 0:
-            raise ValueError("tumble_prob must be in [0, 1] and obs_noise >= 0")
+        if not 0 <= tumble_prob <= 1 or not 0 <= guide_prob <= 1 or obs_noise < 0:
+            raise ValueError("tumble_prob and guide_prob must be in [0, 1] and obs_noise >= 0")
         self.sim = QuadSim(physics_hz=physics_hz, control_hz=control_hz)
         self.control_hz, self.physics_hz = float(control_hz), float(physics_hz)
         self.episode_steps = int(round(episode_s * control_hz))
@@ -108,7 +114,7 @@ class QuadHoverEnv(gym.Env):
         self.max_dist, self.max_angvel = float(max_dist), float(max_angvel)
         self.init = dict(pos=float(init_pos), vel=float(init_vel), tilt=float(init_tilt), angvel=float(init_angvel),
                          tumble_prob=float(tumble_prob), tumble_tilt=float(tumble_tilt),
-                         tumble_angvel=float(tumble_angvel))
+                         tumble_angvel=float(tumble_angvel), guide_prob=float(guide_prob))
         self.ranges = dict(mass=float(mass_range), inertia=float(inertia_range), thrust=float(thrust_range),
                            motor_tau=(tau_lo, tau_hi))
         self.obs_noise = float(obs_noise)
@@ -123,6 +129,7 @@ class QuadHoverEnv(gym.Env):
         self._held = 0
         self._prev_action = np.full(4, HOVER_ACTION)
         self._motor_est = np.full(4, HOVER_ACTION)
+        self._integral = np.zeros(3)
         self._motor_alpha = 1.0 - np.exp(-1.0 / (self.control_hz * MOTOR_TAU))
         self._renderer = None
 
@@ -158,12 +165,15 @@ class QuadHoverEnv(gym.Env):
         pos = p0 + rng.uniform(-init["pos"], init["pos"], 3)
         vel = v0 + rng.uniform(-init["vel"], init["vel"], 3)
         angvel = rng.uniform(-rate_max, rate_max, 3)
+        if rng.uniform() < init["guide_prob"]:   # a guided start: on the target, level, at rest
+            pos, vel, angvel, quat = p0.copy(), v0.copy(), np.zeros(3), heading
         # Rotors start at this vehicle's hover thrust: it was flying before the episode began.
         hover = np.full(4, MASS * phys.mass_scale * GRAVITY / 4.0 / phys.thrust_scale)
         self.sim.reset(pos, quat, vel, angvel, np.minimum(hover, F_MAX))
         self._t, self._held = 0, 0
         self._prev_action = np.full(4, HOVER_ACTION)
         self._motor_est = np.full(4, HOVER_ACTION)
+        self._integral = np.zeros(3)
         self._tumbling = bool(tumbling)
         err = self._errors()[0]
         self._held = int(np.linalg.norm(err) < self.success_dist)
@@ -181,11 +191,13 @@ class QuadHoverEnv(gym.Env):
         angvel = self.sim.angvel()
         rot = self.sim.rot()
         self._held = self._held + 1 if dist < self.success_dist else 0
-        cost = (3.0 * dist + 0.5 * (1.0 - rot[2, 2]) + 0.1 * float(np.linalg.norm(e_v))
-                + 0.02 * float(np.linalg.norm(angvel)) + 0.05 * float(np.mean((a - HOVER_ACTION) ** 2)))
+        cost = (3.0 * dist + 1.0 * (1.0 - rot[2, 2]) + 1.0 * float(np.linalg.norm(e_v))
+                + 0.05 * float(np.linalg.norm(angvel)) + 0.05 * float(np.mean((a - HOVER_ACTION) ** 2)))
         reward = float(np.exp(-cost))
         self._prev_action = a
         self._motor_est = self._motor_est + self._motor_alpha * (a - self._motor_est)
+        self._integral = np.clip(self._integral + np.clip(e_p, -_INTEGRAL_ERR_CLIP, _INTEGRAL_ERR_CLIP) / self.control_hz,
+                                 -_INTEGRAL_CLIP, _INTEGRAL_CLIP)
         crashed = bool(dist > self.max_dist or np.linalg.norm(angvel) > self.max_angvel
                        or not np.all(np.isfinite(self.sim.data.qpos)))
         truncated = (not crashed) and self._t >= self.episode_steps
@@ -216,10 +228,10 @@ class QuadHoverEnv(gym.Env):
         return self.sim.pos() - p, self.sim.vel() - v
 
     def true_state(self) -> np.ndarray:
-        """(26,) the noise-free observation vector (what a privileged critic or a scripted controller reads)."""
+        """(29,) the noise-free observation vector (what a privileged critic or a scripted controller reads)."""
         e_p, e_v = self._errors()
         return np.concatenate([e_p, self.sim.rot().reshape(-1), e_v, self.sim.angvel(), self._prev_action,
-                               self._motor_est])
+                               self._motor_est, self._integral])
 
     def _obs(self) -> dict[str, np.ndarray]:
         s = self.true_state()
