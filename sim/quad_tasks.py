@@ -1,16 +1,19 @@
 """Gymnasium tasks on the Crazyflie-class quadrotor (sim/quadrotor.py): hover and trajectory tracking.
 
 Contract (ARCHITECTURE.md, "Env contract"):
-  * observation ``Dict(state=Box(float32, (26,)))``: position error p - p_target (3, m, world), rotation
+  * observation ``Dict(state=Box(float32, (29,)))``: position error p - p_target (3, m, world), rotation
     matrix body-to-world row-major (9, 1), velocity error v - v_target (3, m/s, world), angular velocity
-    (3, rad/s, body), the previous action (4, 1) and the motor estimate (4, 1): the past actions through
-    the nominal motor lag (first order, 0.15 s), i.e. where the rotors should be now. A flight controller
-    computes it from its own commands; with a 0.15 s lag at 100 Hz the rotors' state matters for the next
-    15 steps and the last action alone does not tell it. Observation noise (``obs_noise``) is added to the
+    (3, rad/s, body), the previous action (4, 1), the motor estimate (4, 1): the past actions through
+    the nominal motor lag (first order, 0.15 s), i.e. where the rotors should be now, and the integral of
+    the position error (3, m s, world; of the error clipped to +-0.3 m per axis, itself clipped to +-1 m s,
+    zero at reset). A flight controller computes the last two from its own commands and estimates; with a
+    0.15 s lag at 100 Hz the rotors' state matters for the next 15 steps and the last action alone does
+    not tell it, and without the integral a memoryless policy cannot tell a heavier or weaker vehicle
+    from a lighter one and holds a steady-state offset. Observation noise (``obs_noise``) is added to the
     first 18 entries.
   * action ``Box(-1, 1, (4,), float32)``: normalized thrusts of motors m1..m4 (f = (a + 1) / 2 * 0.1488 N);
     the hover command of the nominal vehicle is about -0.11.
-  * dense reward in (0, 1]: exp(-cost), cost = 3 |e_p| + (1 - R_zz) + |e_v| + 0.05 |w|
+  * dense reward in (0, 1]: exp(-cost), cost = 3 |e_p| + 0.5 (1 - R_zz) + 0.1 |e_v| + 0.02 |w|
     + 0.05 mean((a - a_hover)^2); a crash ends the episode, forfeiting the rest of it.
   * ``terminated`` on a crash (|e_p| > max_dist or |w| > max_angvel); ``truncated`` after ``episode_s``
     seconds, from the env itself (its length in steps depends on control_hz).
@@ -165,7 +168,7 @@ class QuadHoverEnv(gym.Env):
         pos = p0 + rng.uniform(-init["pos"], init["pos"], 3)
         vel = v0 + rng.uniform(-init["vel"], init["vel"], 3)
         angvel = rng.uniform(-rate_max, rate_max, 3)
-        if rng.uniform() < init["guide_prob"]:   # a guided start: on the target, level, at rest
+        if init["guide_prob"] > 0 and rng.uniform() < init["guide_prob"]:   # on the target, level, at rest
             pos, vel, angvel, quat = p0.copy(), v0.copy(), np.zeros(3), heading
         # Rotors start at this vehicle's hover thrust: it was flying before the episode began.
         hover = np.full(4, MASS * phys.mass_scale * GRAVITY / 4.0 / phys.thrust_scale)
@@ -191,8 +194,8 @@ class QuadHoverEnv(gym.Env):
         angvel = self.sim.angvel()
         rot = self.sim.rot()
         self._held = self._held + 1 if dist < self.success_dist else 0
-        cost = (3.0 * dist + 1.0 * (1.0 - rot[2, 2]) + 1.0 * float(np.linalg.norm(e_v))
-                + 0.05 * float(np.linalg.norm(angvel)) + 0.05 * float(np.mean((a - HOVER_ACTION) ** 2)))
+        cost = (3.0 * dist + 0.5 * (1.0 - rot[2, 2]) + 0.1 * float(np.linalg.norm(e_v))
+                + 0.02 * float(np.linalg.norm(angvel)) + 0.05 * float(np.mean((a - HOVER_ACTION) ** 2)))
         reward = float(np.exp(-cost))
         self._prev_action = a
         self._motor_est = self._motor_est + self._motor_alpha * (a - self._motor_est)

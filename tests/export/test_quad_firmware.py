@@ -51,7 +51,7 @@ def quad_firmware(quad_checkpoint, tmp_path_factory):
 
 
 def fly(env, policy, seeds):
-    """Closed-loop episodes: per episode (observations (T, 26), actions (T, 4), final info)."""
+    """Closed-loop episodes: per episode (observations (T, 29), actions (T, 4), final info)."""
     runs = []
     for seed in seeds:
         obs, info = env.reset(seed=seed)
@@ -84,7 +84,7 @@ def test_quadrotor_flies_the_same_from_the_emulated_stm32f405(quad_checkpoint, q
     tolerance = {"none": 1e-4, "int8": 0.05}
     for quant, fw in quad_firmware.items():
         with QemuBoard(fw.elf, "netduinoplus2", icount=False) as url, MCUBridge(url) as bridge:
-            runs = fly(env, MCUPolicy(bridge, expect_obs_dim=26, expect_act_dim=4), FLIGHT_SEEDS)
+            runs = fly(env, MCUPolicy(bridge, expect_obs_dim=29, expect_act_dim=4), FLIGHT_SEEDS)
         for (ref_s, ref_a, ref_info), (s, a, info) in zip(reference, runs):
             # on the chip's own trajectory, the chip's actions are PyTorch's actions
             assert np.abs(a - torch_batch(s)).max() <= tolerance[quant], quant
@@ -108,7 +108,7 @@ def test_flight_actor_instructions_per_inference_fit_the_control_period(quad_fir
             counts[quant] = bench["instructions"]
         print(f"{quant}: {bench}")
         assert fw.policy_size.flash <= 32 * 1024 and fw.policy_size.ram <= 1024, fw.policy_size
-    # a 26-64-64-4 MLP is ~6k multiply-adds: about two instructions each in float32; int8 adds run-time
+    # a 29-64-64-4 MLP is ~6k multiply-adds: about two instructions each in float32; int8 adds run-time
     # activation quantization per layer, so it saves flash, not instructions, at this size
     assert 6_000 < counts["none"] < 30_000 and 6_000 < counts["int8"] < 30_000, counts
     assert max(counts.values()) < 0.05 * budget, counts

@@ -49,5 +49,5 @@ def test_collect_labels_records_the_teachers_clean_actions():
     import roboloop.sim  # noqa: F401
     env = gym.make("roboloop/QuadHover-v0", episode_s=0.5, hold_s=0.1)
     states, labels = collect_labels(env, Teacher(), 2, seed=0, noise=0.2)
-    assert states.shape == (len(labels), 26) and np.all(labels == np.float32(-0.11)) and Teacher.resets == 2
+    assert states.shape == (len(labels), 29) and np.all(labels == np.float32(-0.11)) and Teacher.resets == 2
     assert len(labels) <= 100

@@ -34,13 +34,13 @@ def test_env_checker_spaces_and_spec(task_id):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         check_env(env.unwrapped, skip_render_check=True)
-    assert env.observation_space["state"].shape == (26,) and env.observation_space["state"].dtype == np.float32
+    assert env.observation_space["state"].shape == (29,) and env.observation_space["state"].dtype == np.float32
     assert env.action_space.shape == (4,) and np.all(env.action_space.low == -1) and np.all(env.action_space.high == 1)
     spec = env.unwrapped.task_spec()
     json.dumps(spec)
     state = spec["observation"]["state"]
-    assert len(state["names"]) == len(state["units"]) == 26 and state["names"][0] == "err_x"
-    assert set(state["units"]) == {"m", "1", "m/s", "rad/s"}
+    assert len(state["names"]) == len(state["units"]) == 29 and state["names"][0] == "err_x"
+    assert set(state["units"]) == {"m", "1", "m/s", "rad/s", "m s"}
     assert spec["control_hz"] == 100.0 and spec["physics_hz"] == 500.0 and spec["task"] == task_id
     assert spec["action"]["max_thrust_n"] == pytest.approx(F_MAX)
     obs, info = env.reset(seed=0)
@@ -192,3 +192,18 @@ def test_scripted_expert_drives_the_quadrotor_through_any_wrapper():
         _, _, terminated, truncated, info = env.step(expert.act())
         done = terminated or truncated
     assert info["is_success"] and info["pos_error"] < 0.1, info
+
+
+def test_guided_start_and_integral_of_the_position_error():
+    env = gym.make("roboloop/QuadHover-v0", guide_prob=1.0, max_dist=5.0, episode_s=10.0).unwrapped
+    s = env.reset(seed=3)[0]["state"]
+    # a guided start: on the target, level, at rest, nothing integrated yet
+    assert np.allclose(s[:3], 0, atol=1e-6) and np.allclose(s[12:18], 0, atol=1e-6) and s[11] == pytest.approx(1.0)
+    assert np.all(s[26:29] == 0) and env.observation_space["state"].shape == (29,)
+    expected = np.zeros(3)
+    for _ in range(400):   # full thrust: the vehicle climbs away from the target
+        s = env.step(np.full(4, 0.3, np.float32))[0]["state"]
+        expected = np.clip(expected + np.clip(s[:3], -0.3, 0.3) / env.control_hz, -1.0, 1.0)
+        assert np.allclose(s[26:29], expected, atol=1e-5)
+    assert s[2] > 0.3 and s[28] == pytest.approx(1.0)   # integrates the clipped error up to its own bound
+    assert np.all(gym.make("roboloop/QuadHover-v0", guide_prob=1.0).unwrapped.reset(seed=3)[0]["state"][26:] == 0)
