@@ -19,11 +19,13 @@ inference, printed against RLtools' published 293 microseconds for its 64x64 act
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 import numpy as np
 
-from quad_hover import EVAL_SEED, HOVER_EVAL
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from quad_hover import EVAL_SEED, HOVER_EVAL  # noqa: E402  (the hover benchmark's held-out starts and criterion)
 
 CPU_HZ = 168e6
 RLTOOLS_US = 293.0
