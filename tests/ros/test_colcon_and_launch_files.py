@@ -92,12 +92,16 @@ def test_launch_arguments_reach_the_nodes():
 
 
 def test_base_launch_hands_the_task_to_the_scripted_person():
-    """The person drives the base the sim runs: the task and its options reach both."""
+    """The person drives the base the sim runs: the task and its options reach both (and only there)."""
     desc = load("base_sim.launch.xml", {"scripted_person": "true", "env": "camera=true", "patience": "7"})
     by_name = {n.label: dict(v for k, v in n.params if k == "value") for n in desc.nodes}
     assert by_name["scripted_person"]["task"] == by_name["sim_base"]["task"] == "roboloop/base-Nav-v0"
     assert by_name["scripted_person"]["env"] == by_name["sim_base"]["env"] == "camera=true"
     assert by_name["scripted_person"]["patience"] == "7" and by_name["teleop"]["act_dim"] == "2"
+    # The arm's sim.launch.xml has a task too (an arm's): its scripted person stays the arm's.
+    arm = {n.label: dict(v for k, v in n.params if k == "value")
+           for n in load("sim.launch.xml", {"scripted_person": "true"}).nodes}
+    assert arm["scripted_person"]["task"] == "" and arm["sim_robot"]["task"] == "roboloop/PickCubeGap-v0"
 
 
 def test_robot_launch_takes_the_ur5e_walkthrough():
