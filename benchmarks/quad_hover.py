@@ -1,29 +1,26 @@
-"""Wall time and env steps until SAC hovers the quadrotor: roboloop's learner vs stable-baselines3 SAC.
+"""Wall time and env steps until SAC hovers the quadrotor: roboloop's learner vs stable-baselines3 and SBX SAC.
 
     OMP_NUM_THREADS=1 python benchmarks/quad_hover.py [--seeds 3] [--steps 30000] [--eval-every 5000]
-                                                      [--learners roboloop,sb3,roboloop+demos]
+                                                      [--learners roboloop,sb3,sbx,roboloop+demos]
+                                                      [--set sac.utd_ratio=2 ...]
 
-Task: roboloop/QuadHover-v0 with the quadhover preset (100 Hz motor-level thrusts, per-episode mass,
-inertia, thrust-constant and motor-lag randomization, sensor noise). Both learners get the same networks
-(actor 2x64, critics 2x128), batch 256, learning starts, update-to-data ratio 1, gamma and float32.
+Task: roboloop/QuadHover-v0 with the quadhover preset (100 Hz motor-level thrusts, per-episode mass +-10%,
+inertia +-10%, thrust-constant +-5% and motor-lag 0.12-0.18 s randomization, sensor noise; the observation
+carries the integral of the position error; a fifth of the training episodes start on the target). All
+learners get the same networks (actor 2x64, critics 2x128), batch 256, learning starts, update-to-data
+ratio 1, gamma, float32 and one torch/XLA thread. `--set` overrides roboloop's config only.
 
 Hover criterion: position error below 0.1 m for the last 10 s of a 13 s episode (3 s to recover from the
-start), from held-out initial states (env seeds 900000+, never used in training). A learner "hovers" at
-the first evaluation where at least --threshold of the --eval-episodes held-out episodes hold. Wall time
-counts training only (evaluations are subtracted). `roboloop+demos` adds RLPD with 20 episodes of the
-scripted geometric controller (not the same data as the others: a separate row, not part of the ratio).
+start), from held-out initial states (env seeds 900000+, never used in training, no guided starts). A
+learner "hovers" at the first evaluation where at least --threshold of the --eval-episodes held-out
+episodes hold. Wall time counts training only (evaluations are subtracted). Steps and seconds to hover
+are IQMs over seeds with 95% stratified bootstrap CIs (roboloop.stats, rliable); a seed that never
+hovered counts as the whole budget. `roboloop+demos` adds RLPD with 20 episodes of the scripted
+geometric controller (not the same data as the others: a separate row).
 
 Also printed: raw env steps/s (random actions) and the learners' updates/s, to show which one dominates.
 
-Measured on the shared 2-core machine (load 6-15 from other jobs, 1 thread each), budget 25,000 steps,
-evaluated every 5,000: no learner hovered by this criterion (roboloop 0/2 seeds, sb3 0/2, roboloop+demos
-0/1). Final roboloop checkpoints on 10 held-out 13 s starts: seed 0 flew 5/10 the full 13 s (final error
-0.24-0.60 m), seed 1 crashed in all 10 (after 1.4-8.8 s); roboloop+demos flew 6/10 (0.14-0.27 m). Wall
-times there are set by the machine's load, not the learners. A longer roboloop run (seed 0, 60,000 steps,
-328 s of training at load ~7) flies all 10 held-out starts for the full 13 s but holds 0.06-0.49 m off the
-target, still 0% by the 0.1 m criterion. At one moment of load ~6: env 8,400 steps per
-CPU second (0.12 ms a step) against 263 compiled roboloop updates/s (3.8 ms) and 112 sb3 updates/s on the
-same networks, so updates dominate.
+RESULTS_DOC
 """
 from __future__ import annotations
 
