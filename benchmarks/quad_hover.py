@@ -27,6 +27,8 @@ the learners), float32, one thread, budget 30,000 steps evaluated every 10,000:
         training s IQM 303 [214, 439]; 102 updates/s; final hover rate 0.00
     --seeds 2 --learners sb3 --eval-every 10000:      hovered 0/2; steps IQM > 30000 (budget);
         training s IQM 274 [226, 321]; 106 updates/s; final hover rate 0.00
+    --seeds 2 --learners sbx --eval-every 10000:      hovered 0/2; steps IQM > 30000 (budget);
+        training s IQM 184 [170, 199]; 153 updates/s; final hover rate 0.00
     --seeds 1 --steps 60000 --learners roboloop:      hovered 0/1 at 10k, 20k, ... 60k; 606 s; 96 updates/s
 
 Neither learner reaches the 0.1 m / 10 s bar within these budgets. On the seed-0 roboloop policy after
