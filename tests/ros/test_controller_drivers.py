@@ -1,9 +1,10 @@
 """The controller drivers against stand-ins that speak each controller's exact interface over real DDS.
 
-The controllers themselves (joint_trajectory_controller, forward_command_controller, MoveIt Servo) are
-C++ packages of a ROS 2 install, not installable here: `fake_controller.py` runs in its own process, as a
-node named like the controller with its `joints` parameter, on the controller's topics and message types
-(see its docstring). The driver runs in the test process on a real rclpy node and reads the controller's
+The controllers themselves (joint_trajectory_controller, forward_command_controller,
+gripper_action_controller, MoveIt Servo) are C++ packages of a ROS 2 install, not installable here:
+`fake_controller.py` runs in its own process, as a node named like the controller with its `joints`
+parameter, on the controller's topics, actions (control_msgs/FollowJointTrajectory and GripperCommand,
+built into the venv from their upstream definitions) and message types (see its docstring). The driver runs in the test process on a real rclpy node and reads the controller's
 joint order from that parameter; the controller's order differs from the description's and from the
 order of /joint_states, so a driver that mixed them up would send the arm elsewhere.
 """
@@ -17,8 +18,8 @@ import pytest
 from std_msgs.msg import Bool
 
 from roboloop.hardware.arm_kinematics import ArmKinematics
-from roboloop.hardware.ros2_control import (ForwardPositionDriver, ForwardVelocityDriver, JointTrajectoryDriver,
-                                            ServoTwistDriver)
+from roboloop.hardware.ros2_control import (FollowJointTrajectoryDriver, ForwardPositionDriver, ForwardVelocityDriver,
+                                            JointTrajectoryDriver, ServoTwistDriver)
 from roboloop.sim.description import resolve_path
 
 from .ros_helpers import PY, wait_for
@@ -146,6 +147,60 @@ def test_forward_controllers_and_gripper(ros_node, spawn, kind):
     with pytest.raises(ValueError, match="non-finite"):
         driver.command_velocity([0.0, math.nan, 0.0])
     run_ticks(driver, 0.2)
+    assert "NONFINITE" not in peer.output
+
+
+def test_follow_joint_trajectory_and_gripper_command_actions(ros_node, spawn):
+    """FollowJointTrajectory goals in the controller's joint order, GripperCommand goals for the jaw; stale
+    joint states cancel the running goal (the controller holds where the arm is) and no goal follows."""
+    kin, q = home("so101")
+    ctrl_joints = [kin.arm_joints[i] for i in (2, 0, 4, 1, 3)]
+    q_ctrl = [q[kin.arm_joints.index(j)] for j in ctrl_joints]
+    gripper_action = "/gripper_controller/gripper_cmd"
+    peer = start(spawn, "joint_trajectory", "arm_controller", ctrl_joints, q_ctrl,
+                 "--gripper-action", f"{gripper_action}:gripper:0.6")
+    # Each goal's point is 1 s ahead, so a goal is still running when the states go stale: only a cancel stops it.
+    driver = FollowJointTrajectoryDriver(ros_node, kin, controller="arm_controller", gripper="action",
+                                         gripper_controller=gripper_action, control_hz=HZ, point_time=1.0,
+                                         state_timeout=0.2, max_linear_speed=0.1)
+    mute_pub = ros_node.create_publisher(Bool, "/stand_in/mute", 10)
+    s = wait_for(lambda: driver.ready() and driver.read_state() and driver.client.server_is_ready()
+                 and driver.gripper.client.server_is_ready() and mute_pub.get_subscription_count() and driver.read_state(),
+                 30, lambda: f"the controller's joints and actions:\n{peer.output}")
+    assert driver.joints.names == tuple(ctrl_joints) and s.gripper == pytest.approx(1.0)
+
+    driver.command_velocity([0.0, 0.0, -0.04], gripper=1.0)   # down at 4 cm/s for 1 s, closing the jaw
+    run_ticks(driver, 1.0)
+    goals = received(peer, "follow_joint_trajectory")
+    assert len(goals) >= 15 and all(m["names"] == ctrl_joints for m in goals)
+    assert not received(peer, "follow_joint_trajectory/rejected") and driver.rejected == 0
+    # The goal's point is this tick's IK target, in the controller's order; the targets went 4 cm down.
+    assert np.allclose(goals[-1]["values"], [driver.q_cmd[kin.arm_joints.index(j)] for j in ctrl_joints], atol=1e-9)
+    target_q = [goals[-1]["values"][ctrl_joints.index(j)] for j in kin.arm_joints]
+    assert kin.fk(target_q)[0][2] - s.ee_position[2] == pytest.approx(-0.04, abs=0.008)
+    assert driver.read_state().ee_position[2] < s.ee_position[2] - 0.01   # the arm follows, 1 s behind
+    grip = received(peer, "gripper_action")
+    assert grip and grip[-1]["values"][0] == pytest.approx(kin.gripper_closed)
+    wait_for(lambda: driver.read_state().gripper < 0.1, 5, "the jaw closing")
+
+    # The states stop while the last goal still runs: the driver cancels it and sends no further goal.
+    mute_pub.publish(Bool(data=True))
+    run_ticks(driver, 0.5)
+    cancels = wait_for(lambda: received(peer, "follow_joint_trajectory/cancel"), 5, lambda: f"a cancel:\n{peer.output}")
+    assert cancels[-1]["names"] == ctrl_joints
+    n = len(received(peer, "follow_joint_trajectory"))
+    run_ticks(driver, 0.3)
+    assert len(received(peer, "follow_joint_trajectory")) == n
+    with pytest.raises(ValueError, match="non-finite"):
+        driver.command_velocity([0.0, math.nan, 0.0])
+    # A non-finite joint target (as from a failed IK) is refused: no goal, the arm held.
+    driver._send_joints(np.full(kin.n, math.nan), driver.read_state())
+    assert driver._refused and len(received(peer, "follow_joint_trajectory")) == n
+    mute_pub.publish(Bool(data=False))
+    held = wait_for(lambda: driver.read_state().age() < 0.05 and driver.read_state(), 5, "fresh joint states")
+    time.sleep(0.3)
+    assert np.allclose(driver.read_state().joint_positions, held.joint_positions, atol=1e-9)   # held still
+    assert np.linalg.norm(held.joint_positions[:kin.n] - target_q) > 0.005   # short of the cancelled goal's point
     assert "NONFINITE" not in peer.output
 
 

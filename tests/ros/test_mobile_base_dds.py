@@ -2,7 +2,9 @@
 starts the MuJoCo base (sim_base_node), teleop, the base safety node and the actor (an untrained
 base-Nav policy: it commands motion, which is all this needs).
 
-One run checks, in order: /scan (LaserScan) and /odom (Odometry) arrive with the task's beams and frames;
+One run checks, in order: /scan (LaserScan) and /odom (Odometry) arrive with the task's beams and frames,
+and /tf (tf2_msgs/TFMessage, built into the venv from its upstream definition) carries odom -> base_link
+with the odometry's pose;
 the base obeys /cmd_vel as a plain Twist (cmd_vel_stamped:=false); the lidar stop holds (stop_distance
 above the lidar's range, so every reading is "too close": the actor asks for forward motion, the safety
 node passes rotation only and the odometry shows the base turning in place); and when the actor is
@@ -18,6 +20,7 @@ from geometry_msgs.msg import Twist, TwistStamped
 from nav_msgs.msg import Odometry
 from rclpy.qos import qos_profile_sensor_data
 from sensor_msgs.msg import LaserScan
+from tf2_msgs.msg import TFMessage
 
 from .ros_helpers import PY, wait_for
 from .test_actor_safety_dds import child_pid
@@ -32,13 +35,14 @@ def base_checkpoint(tmp_path_factory):
 
 
 def test_base_scan_odom_lidar_stop_and_watchdog(ros_node, spawn, base_checkpoint):
-    got = {"cmd": [], "actor": [], "scan": [], "odom": []}
+    got = {"cmd": [], "actor": [], "scan": [], "odom": [], "tf": []}
     subs = [  # noqa: F841  (kept referenced)
         ros_node.create_subscription(Twist, "/cmd_vel", lambda m: got["cmd"].append((time.monotonic(), m)), 50),
         ros_node.create_subscription(TwistStamped, "/actor/cmd_vel",
                                      lambda m: got["actor"].append((time.monotonic(), m)), 50),
         ros_node.create_subscription(LaserScan, "/scan", got["scan"].append, qos_profile_sensor_data),
         ros_node.create_subscription(Odometry, "/odom", got["odom"].append, 50),
+        ros_node.create_subscription(TFMessage, "/tf", got["tf"].append, 50),
     ]
     launcher = spawn(PY, "-m", "roboloop.cli", "launch", "base_sim.launch.xml", f"checkpoint:={base_checkpoint}",
                      "cmd_vel_stamped:=false", "stop_distance:=5.0")
@@ -48,6 +52,8 @@ def test_base_scan_odom_lidar_stop_and_watchdog(ros_node, spawn, base_checkpoint
     assert scan.angle_increment == pytest.approx(2 * np.pi / 36) and scan.header.frame_id == "base_scan"
     assert 0.18 < min(scan.ranges) <= 3.5
     assert (odom.header.frame_id, odom.child_frame_id) == ("odom", "base_link")
+    tf = wait_for(lambda: got["tf"] and got["tf"][-1].transforms, 10, f"/tf; launcher output:\n{launcher.output}")[0]
+    assert (tf.header.frame_id, tf.child_frame_id) == ("odom", "base_link")
 
     def forward_asked():
         return [m for _, m in got["actor"] if m.twist.linear.x > 0.05]
@@ -58,6 +64,21 @@ def test_base_scan_odom_lidar_stop_and_watchdog(ros_node, spawn, base_checkpoint
 
     wait_for(lambda: len(forward_asked()) >= 5 and odom_yaw() > 0.1, 30,
              f"the actor asking for forward motion and the base turning; launcher output:\n{launcher.output}")
+
+    def same_tick():   # the newest /tf transform with an /odom message of the same tick
+        odoms = {(o.header.stamp.sec, o.header.stamp.nanosec): o.pose.pose for o in list(got["odom"])}
+        for m in reversed(list(got["tf"])):
+            t = m.transforms[0]
+            if (t.header.stamp.sec, t.header.stamp.nanosec) in odoms:
+                return t.transform, odoms[(t.header.stamp.sec, t.header.stamp.nanosec)]
+        return None
+
+    tf_pose, odom_pose = wait_for(same_tick, 5, "a /tf transform with the stamp of an /odom message")
+    assert np.allclose([tf_pose.translation.x, tf_pose.translation.y, tf_pose.rotation.z, tf_pose.rotation.w],
+                       [odom_pose.position.x, odom_pose.position.y, odom_pose.orientation.z, odom_pose.orientation.w],
+                       atol=1e-9), (tf_pose, odom_pose)
+    assert abs(tf_pose.rotation.z) > 0.02   # the base has turned: /tf follows it
+
     # The lidar stop: every reading is under stop_distance, so no linear motion reaches the base ...
     assert all(m.linear.x == 0.0 for _, m in got["cmd"]), "the safety node passed linear motion despite the lidar"
     # ... while it turns in place (odometry: encoder noise only, ~1 cm over the run).
