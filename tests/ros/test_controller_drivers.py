@@ -4,9 +4,10 @@ The controllers themselves (joint_trajectory_controller, forward_command_control
 gripper_action_controller, MoveIt Servo) are C++ packages of a ROS 2 install, not installable here:
 `fake_controller.py` runs in its own process, as a node named like the controller with its `joints`
 parameter, on the controller's topics, actions (control_msgs/FollowJointTrajectory and GripperCommand,
-built into the venv from their upstream definitions) and message types (see its docstring). The driver runs in the test process on a real rclpy node and reads the controller's
-joint order from that parameter; the controller's order differs from the description's and from the
-order of /joint_states, so a driver that mixed them up would send the arm elsewhere.
+built into the venv from their upstream definitions) and message types (see its docstring). The driver
+runs in the test process on a real rclpy node and reads the controller's joint order from that
+parameter; the controller's order differs from the description's and from the order of /joint_states,
+so a driver that mixed them up would send the arm elsewhere.
 """
 import json
 import math
@@ -164,9 +165,8 @@ def test_follow_joint_trajectory_and_gripper_command_actions(ros_node, spawn):
                                          gripper_controller=gripper_action, control_hz=HZ, point_time=1.0,
                                          state_timeout=0.2, max_linear_speed=0.1)
     mute_pub = ros_node.create_publisher(Bool, "/stand_in/mute", 10)
-    s = wait_for(lambda: driver.ready() and driver.read_state() and driver.client.server_is_ready()
-                 and driver.gripper.client.server_is_ready() and mute_pub.get_subscription_count() and driver.read_state(),
-                 30, lambda: f"the controller's joints and actions:\n{peer.output}")
+    s = wait_for(lambda: driver.ready() and driver.client.server_is_ready() and driver.gripper.client.server_is_ready()
+                 and mute_pub.get_subscription_count() and driver.read_state(), 30, lambda: f"the controller's joints and actions:\n{peer.output}")
     assert driver.joints.names == tuple(ctrl_joints) and s.gripper == pytest.approx(1.0)
 
     driver.command_velocity([0.0, 0.0, -0.04], gripper=1.0)   # down at 4 cm/s for 1 s, closing the jaw
