@@ -236,23 +236,29 @@ def test_a_controller_with_other_joints_is_refused_by_name(ros_node):
         ForwardPositionDriver(ros_node, "ur5", gripper="forward")
 
 
-def test_robot_driver_node_with_the_so101_walkthrough_parameters(ros_node, spawn):
+@pytest.mark.parametrize("interface", ["joint_trajectory", "follow_joint_trajectory"])
+def test_robot_driver_node_with_the_so101_walkthrough_parameters(ros_node, spawn, interface):
     """robot_driver_node as robot.launch.xml documents the SO-101 (joint_trajectory_controller + forward
-    gripper controller): cmd_vel and gripper_cmd topics in, the controllers' messages out."""
+    gripper controller), through the controller's topic and through its FollowJointTrajectory action with a
+    GripperCommand gripper: cmd_vel and gripper_cmd topics in, the controllers' messages out."""
     from geometry_msgs.msg import TwistStamped
     from std_msgs.msg import Float64
     kin, q = home("so101")
-    peer = start(spawn, "joint_trajectory", "arm_controller", kin.arm_joints, q, "--gripper",
-                 "gripper_controller:gripper:0.6")
+    action = interface == "follow_joint_trajectory"
+    gripper = (["--gripper-action", "/gripper_controller/gripper_cmd:gripper:0.6"] if action
+               else ["--gripper", "gripper_controller:gripper:0.6"])
+    peer = start(spawn, "joint_trajectory", "arm_controller", kin.arm_joints, q, *gripper)
     node = spawn(PY, "-m", "roboloop_ros.robot_driver_node", "--ros-args", "--params-file",
                  os.path.join(os.path.dirname(FAKE), "..", "..", "ros2_ws", "src", "roboloop_ros", "config",
                               "robot_driver.yaml"),
-                 "-p", "robot:=so101", "-p", "interface:=joint_trajectory", "-p", "controller:=arm_controller",
-                 "-p", "gripper:=forward", "-p", "gripper_controller:=gripper_controller", "-p", "control_hz:=20.0")
+                 "-p", "robot:=so101", "-p", f"interface:={interface}", "-p", "controller:=arm_controller",
+                 "-p", f"gripper:={'action' if action else 'forward'}",
+                 "-p", f"gripper_controller:={'/gripper_controller/gripper_cmd' if action else 'gripper_controller'}",
+                 "-p", "control_hz:=20.0")
     cmd = ros_node.create_publisher(TwistStamped, "/cmd_vel", 10)
     grip = ros_node.create_publisher(Float64, "/gripper_cmd", 10)
-    wait_for(lambda: received(peer, "joint_trajectory"), 30, lambda: f"trajectories:\n{node.output}\n{peer.output}")
-    n = len(received(peer, "joint_trajectory"))
+    wait_for(lambda: received(peer, interface), 30, lambda: f"trajectories:\n{node.output}\n{peer.output}")
+    n = len(received(peer, interface))
     p_home = kin.fk(q)[0]
 
     def moved_in_y():   # +y at 5 cm/s, closing the jaw, until the targets have gone 3 cm (load-tolerant)
@@ -262,12 +268,16 @@ def test_robot_driver_node_with_the_so101_walkthrough_parameters(ros_node, spawn
         cmd.publish(msg)
         grip.publish(Float64(data=1.0))
         time.sleep(0.05)
-        sent = received(peer, "joint_trajectory")[n:]
+        sent = received(peer, interface)[n:]
         return sent and kin.fk(sent[-1]["values"])[0][1] - p_home[1] > 0.03 and sent
 
     moving = wait_for(moved_in_y, 20, lambda: f"the arm moving along +y:\n{node.output}")
     assert len(moving) >= 10 and all(m["names"] == list(kin.arm_joints) for m in moving)
     d = kin.fk(moving[-1]["values"])[0] - p_home
     assert abs(d[0]) < 0.3 * d[1] and abs(d[2]) < 0.3 * d[1], d
-    assert received(peer, "gripper_commands")[-1]["values"] == [pytest.approx(kin.gripper_closed)]
+    if action:   # GripperCommand goal: [position, max_effort]
+        assert received(peer, "gripper_action")[-1]["values"][0] == pytest.approx(kin.gripper_closed)
+    else:
+        assert received(peer, "gripper_commands")[-1]["values"] == [pytest.approx(kin.gripper_closed)]
+    assert not received(peer, "follow_joint_trajectory/rejected")
     assert "NONFINITE" not in peer.output and node.p.poll() is None
