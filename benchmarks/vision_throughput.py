@@ -34,6 +34,7 @@ import os
 import statistics
 import time
 
+import roboloop  # noqa: F401  (first: it sets OMP_WAIT_POLICY before torch loads OpenMP)
 import numpy as np
 import torch
 
@@ -118,7 +119,7 @@ def main() -> None:
     print(f"torch {torch.__version__}, {args.threads} threads, batch {BATCH}, two 128x128 cameras, "
           f"{'eager' if args.eager else 'compiled'}; CPU bf16 {'native' if native_bf16() else 'emulated'} "
           f"(sac.matmul_precision=auto -> {'bfloat16' if native_bf16() else 'float32'}); "
-          f"load average {load0:.1f} on {os.cpu_count()} cores")
+          f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY')}; load average {load0:.1f} on {os.cpu_count()} cores")
     if args.profile:
         torch.set_num_threads(1)
         for name in names:
