@@ -12,6 +12,8 @@ from roboloop.policies.reward_classifier import (ClassifierError, RewardClassifi
 from roboloop.reward_frames import load_frames, record_frames, save_frames
 from roboloop.wrappers.reward import DetectorReward
 
+from .conftest import tiny_config
+
 SIZE = 64   # small frames keep the recording cheap; the backbone takes any square size
 
 
@@ -110,3 +112,16 @@ def test_threshold_choice_puts_precision_first():
     t = choose_threshold(probs, labels, min_precision=0.95)
     m = precision_recall(probs, labels, t)
     assert m.precision == 1.0 and m.recall == pytest.approx(2 / 3) and 0.7 < t <= 0.8
+
+
+def test_training_takes_its_reward_from_the_configured_classifier(trained, tmp_path):
+    from roboloop.policies.train_loop import Trainer
+    path = trained.save(tmp_path / "success.pt")
+    cfg = tiny_config("PickCubeVision", extra=[f"reward_classifier={path}", f"env.image_size={SIZE}",
+                                               "sac.image_encoder=pretrained"])
+    trainer = Trainer(cfg, run_dir=tmp_path / "run", progress=False, log=lambda s: None)
+    trainer.env.reset(seed=0)
+    _, reward, _, _, info = trainer.env.step(np.zeros(4, np.float32))
+    assert reward == float(info["detector_success"]) and "task_reward" in info
+    # Evaluation reports the task's own success: its env has no detector.
+    assert not isinstance(trainer.eval_env, DetectorReward)
