@@ -28,9 +28,10 @@ import zipfile
 from pathlib import Path
 from typing import Any, Callable
 
+import gymnasium as gym
 import numpy as np
 
-from roboloop.envs import make_env
+from roboloop.envs import make_env, resolve_task
 
 FORMAT, VERSION = "roboloop-reward-frames", 1
 
@@ -64,12 +65,9 @@ def record_frames(task: str, source: str, episodes: int, seed: int = 0, env_kwar
     {"frames": {camera: (N, H, W, 3) uint8}, "label": (N,) bool, "episode": (N,) int64, "meta": {...}}."""
     if env is None:
         kwargs = dict(env_kwargs or {})
-        if source == "expert":   # room to keep recording a success reached near the episode limit
-            limit = make_env(task, kwargs, training=False)
-            steps = limit.spec.max_episode_steps if limit.spec else None
-            limit.close()
-            if steps:
-                kwargs.setdefault("max_episode_steps", steps + after_success)
+        steps = gym.spec(resolve_task(task)).max_episode_steps
+        if source == "expert" and steps:   # room to keep recording a success reached near the episode limit
+            kwargs.setdefault("max_episode_steps", steps + after_success)
         env = make_env(task, kwargs, training=False)
     if gap:
         apply_gap(env, gap)
