@@ -5,7 +5,8 @@ import pytest
 import torch
 
 from roboloop.envs import make_env
-from roboloop.policies.encoders import WEIGHTS_FORMAT, KeypointBackbone, load_backbone
+from roboloop.policies.encoders import WEIGHTS_FORMAT, KeypointBackbone, load_backbone, replay_storage
+from roboloop.policies.replay import ReplayBuffer
 from roboloop.policies.reward_classifier import (ClassifierError, RewardClassifier, choose_threshold,
                                                  load_reward_classifier, precision_recall, split_episodes,
                                                  train_classifier)
@@ -125,3 +126,18 @@ def test_training_takes_its_reward_from_the_configured_classifier(trained, tmp_p
     assert reward == float(info["detector_success"]) and "task_reward" in info
     # Evaluation reports the task's own success: its env has no detector.
     assert not isinstance(trainer.eval_env, DetectorReward)
+
+
+def test_scripted_demos_are_rewarded_by_the_classifier_too(tmp_path):
+    from roboloop.policies.training import collect_demos
+    always = RewardClassifier(load_backbone(), ["front"], (SIZE, SIZE, 3))
+    always.threshold = 1e-9   # says success on every frame
+    path = always.save(tmp_path / "always.pt")
+    cfg = tiny_config("PickCubeVision", extra=[f"reward_classifier={path}", f"env.image_size={SIZE}"])
+    env = make_env("PickCubeVision", {"image_size": SIZE})
+    shapes = {k: s.shape for k, s in env.observation_space.spaces.items()}
+    dtypes = {k: s.dtype for k, s in env.observation_space.spaces.items()}
+    buf = ReplayBuffer(*replay_storage(torch.nn.Identity(), shapes, dtypes)[:2], 4, 100)
+    collect_demos(cfg, buf, 1, log=lambda s: None, progress=False)
+    # The task's reward is 0 until the cube is lifted; the classifier's is 1 at once and ends the episode.
+    assert buf.num_added == 1 and buf.reward[0] == 1.0 and buf.terminated[0] == 1.0
