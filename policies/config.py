@@ -45,6 +45,8 @@ class TrainConfig:
     env: dict[str, Any] = field(default_factory=dict)   # keyword arguments for the task (control_hz, ...)
     wrappers: list[Any] = field(default_factory=list)   # sim-to-real wrapper stack (roboloop/wrappers/stack.py)
     success: SuccessRule = field(default_factory=SuccessRule)  # success.key (an info key) or success.min_return
+    reward_classifier: str = ""         # a trained reward classifier (.pt, `roboloop classifier train`): the
+                                        # training env's reward (and success termination) comes from its cameras
     sac: SACConfig = field(default_factory=SACConfig)
     transport: TransportConfig = field(default_factory=TransportConfig)  # roboloop learn / act
 

@@ -18,6 +18,7 @@ never runs a convolution; the encoder's forward takes either images or those fea
 """
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
@@ -97,6 +98,16 @@ def load_backbone(path: str | Path = "") -> KeypointBackbone:
         raise EncoderWeightsError(f"encoder weights {path} do not fit the keypoint backbone: {e}") from None
     backbone.meta = dict(blob["meta"])
     return backbone.eval()
+
+
+def backbone_sha256(backbone: KeypointBackbone) -> str:
+    """SHA-256 of the backbone's weights (names, shapes and float32 values in name order): what a model
+    trained on its features (a reward classifier) records, so that other weights are refused."""
+    h = hashlib.sha256()
+    for name, t in sorted(backbone.state_dict().items()):
+        h.update(f"{name}:{tuple(t.shape)};".encode())
+        h.update(t.detach().to(torch.float32).contiguous().numpy().tobytes())
+    return h.hexdigest()
 
 
 def weights_meta(path: str | Path = "") -> dict[str, Any]:

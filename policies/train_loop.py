@@ -26,6 +26,7 @@ from roboloop.policies.actor import Actor
 from roboloop.policies.callbacks import CheckpointCallback, EvalCallback, ProgressCallback, TensorBoardCallback
 from roboloop.policies.config import TrainConfig, from_dict, to_dict
 from roboloop.policies.evaluate import EvalResult
+from roboloop.policies.reward_classifier import classifier_reward
 from roboloop.policies.sac import SAC, actor_arch
 from roboloop.policies.training import (Layout, TrainingLoop, collect_demos, load_agent_state,  # noqa: F401
                                         load_prior)
@@ -108,6 +109,7 @@ class Trainer:
         else:
             self.env = env()
             eval_env = eval_env or env()
+        self.env = classifier_reward(self.env, cfg.reward_classifier)
         if teleop is None and cfg.teleop:
             from roboloop.hardware.gamepad import make_teleop
             teleop = make_teleop(cfg.teleop, self.env.action_space.shape[0], cfg.teleop_pad)

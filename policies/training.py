@@ -30,6 +30,7 @@ from roboloop.policies.config import TrainConfig
 from roboloop.policies.encoders import replay_storage
 from roboloop.policies.evaluate import EvalResult
 from roboloop.policies.replay import ReplayBuffer, sample_rlpd, to_torch
+from roboloop.policies.reward_classifier import classifier_reward
 from roboloop.policies.sac import SAC
 
 
@@ -94,7 +95,9 @@ def collect_demos(cfg: TrainConfig, buffer: ReplayBuffer, episodes: int, log: Ca
     from roboloop.envs import make_env
     from roboloop.sim import make_expert
 
-    env = make_env(cfg.task, cfg.env, cfg.wrappers, training=False, success=cfg.success)
+    # With a reward classifier, demos are rewarded by it too: the task's own reward never reaches the learner.
+    env = classifier_reward(make_env(cfg.task, cfg.env, cfg.wrappers, training=False, success=cfg.success),
+                            cfg.reward_classifier)
     expert = make_expert(env, noise=cfg.demo_noise, seed=cfg.seed + 7_919)
     successes = []
     for ep in tqdm(range(episodes), desc="scripted demos", leave=False, disable=not progress):

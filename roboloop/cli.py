@@ -254,6 +254,48 @@ def _cmd_record(args: argparse.Namespace) -> int:
     return 0
 
 
+def _parse_env_options(items: list[str]) -> dict:
+    import yaml
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ValueError(f"--env takes KEY=VALUE, got {item!r}")
+        out[key] = yaml.safe_load(value)
+    return out
+
+
+def _cmd_classifier(args: argparse.Namespace) -> int:
+    from roboloop.reward_frames import load_frames, merge_frames, record_frames, save_frames
+    if args.classifier_command == "record":
+        data = record_frames(args.task, args.input, args.episodes, seed=args.seed,
+                             env_kwargs=_parse_env_options(args.env), gap=args.gap, after_success=args.after_success,
+                             pad=args.pad)
+        path = save_frames(args.out, data)
+        print(f"saved {len(data['label'])} frames of {args.episodes} episodes ({int(data['label'].sum())} success) "
+              f"to {path}")
+        return 0
+    from roboloop.policies.reward_classifier import load_reward_classifier, precision_recall, train_classifier
+    if args.classifier_command == "train":
+        data = merge_frames([load_frames(f) for f in args.frames])
+        clf = train_classifier(data["frames"], data["label"], data["episode"],
+                               cameras=args.cameras.split(",") if args.cameras else None,
+                               encoder_weights=args.encoder_weights, held_out=args.held_out,
+                               min_precision=args.min_precision, seed=args.seed)
+        clf.info = {"frames": [str(f) for f in args.frames], "task": data["meta"].get("task"),
+                    "source": data["meta"].get("source")}
+        print(f"saved the classifier to {clf.save(args.out)}")
+        return 0
+    clf = load_reward_classifier(args.classifier)
+    for f in args.frames:
+        data = load_frames(f)
+        m = precision_recall(clf.probabilities(data["frames"]), data["label"], clf.threshold)
+        gap = data["meta"].get("gap") or "nominal"
+        print(f"{f} ({gap}, {len(set(data['episode'].tolist()))} episodes): precision {m.precision:.3f}, "
+              f"recall {m.recall:.3f} at threshold {clf.threshold:.3f} ({m.frames} frames, {m.positives} success)")
+    return 0
+
+
 def _cmd_mcap2demos(args: argparse.Namespace) -> int:
     from roboloop.mcap_log import mcap_to_demos
     path, episodes = mcap_to_demos(args.input, args.output)
@@ -386,6 +428,36 @@ def build_parser() -> argparse.ArgumentParser:
             r.add_argument("--format", choices=["npz", "mcap"],
                            help="output format (default: from the --out suffix)")
         r.set_defaults(func=_cmd_record)
+
+    c = sub.add_parser("classifier", help="reward from pixels: record labelled frames, train and evaluate a "
+                       "success classifier (use it with `--set reward_classifier=FILE`)")
+    cs = c.add_subparsers(dest="classifier_command", required=True)
+    cr = cs.add_parser("record", help="record camera frames labelled success/failure")
+    cr.add_argument("--task", default="PickCubeVision", help="task with cameras (see `roboloop tasks`)")
+    cr.add_argument("--input", default="expert", choices=["expert", "gamepad", "keyboard", "evdev"],
+                    help="expert: the scripted expert drives, labels from the sim's success flag; a person: "
+                    "frames are success while the success button is held, reset ends the episode")
+    cr.add_argument("--pad", default="xbox", help="pad map: xbox, playstation, logitech_f310, logitech_f710 or a YAML file")
+    cr.add_argument("--episodes", type=int, default=20, help="episodes to record (default 20)")
+    cr.add_argument("--seed", type=int, default=0, help="seed of the first episode")
+    cr.add_argument("--gap", default="", help="sim only: a reality-gap variant's scene changes, e.g. shifted_camera")
+    cr.add_argument("--after-success", type=int, default=10,
+                    help="expert: steps to keep recording after the task succeeds (default 10)")
+    cr.add_argument("--env", action="append", default=[], metavar="KEY=VALUE", help="task option, e.g. image_size=96")
+    cr.add_argument("--out", required=True, help="frames file to write (.npz)")
+    ct = cs.add_parser("train", help="train a classifier on recorded frames; threshold chosen on held-out episodes")
+    ct.add_argument("frames", nargs="+", help="frames files from `roboloop classifier record`")
+    ct.add_argument("--out", required=True, help="classifier file to write (.pt)")
+    ct.add_argument("--cameras", default="", help="comma-separated cameras to read (default: all recorded)")
+    ct.add_argument("--encoder-weights", default="", help="backbone weights (.pt; default: the shipped encoder)")
+    ct.add_argument("--held-out", type=float, default=0.3, help="share of the episodes held out (default 0.3)")
+    ct.add_argument("--min-precision", type=float, default=0.95,
+                    help="held-out precision the threshold must reach (default 0.95)")
+    ct.add_argument("--seed", type=int, default=0, help="seed of the split and of the training")
+    ce = cs.add_parser("eval", help="precision and recall of a classifier on recorded frames")
+    ce.add_argument("classifier", help="classifier file (.pt)")
+    ce.add_argument("frames", nargs="+", help="frames files from `roboloop classifier record` (other episodes)")
+    c.set_defaults(func=_cmd_classifier)
 
     m = sub.add_parser("mcap2demos",
                        help="convert an MCAP recording to a demo dataset (.npz) for `train --demos`")

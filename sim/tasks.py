@@ -377,6 +377,14 @@ GAP_VARIANTS = {
 }
 
 
+def gap_physics(variant: str) -> tuple[dict[str, Any], int]:
+    """(ArmPhysics values, action delay in control steps) of the reality-gap variant `variant`."""
+    if variant not in GAP_VARIANTS:
+        raise ValueError(f"unknown reality-gap variant {variant!r}; choose from {', '.join(GAP_VARIANTS)}")
+    physics = dict(GAP_VARIANTS[variant])
+    return physics, int(physics.pop("action_delay", 0))
+
+
 class PickCubeGapEnv(PickCubeEnv):
     """PickCube with a reality gap: same spaces and the same spec as PickCube (a PickCube checkpoint
     runs on it unchanged), different hidden physics. `variant` is one of GAP_VARIANTS:
@@ -388,13 +396,10 @@ class PickCubeGapEnv(PickCubeEnv):
     """
 
     def __init__(self, variant: str = "combined", **kwargs):
-        if variant not in GAP_VARIANTS:
-            raise ValueError(f"unknown reality-gap variant {variant!r}; choose from {', '.join(GAP_VARIANTS)}")
+        physics, self._delay = gap_physics(variant)
         self.variant = variant
         super().__init__(**kwargs)
-        gap = dict(GAP_VARIANTS[variant])
-        self._delay = int(gap.pop("action_delay", 0))
-        ArmPhysics(self.sim.model, self.sim.data).apply(gap)
+        ArmPhysics(self.sim.model, self.sim.data).apply(physics)
         self._pipe: list[np.ndarray] = []
 
     def reset(self, *, seed=None, options=None):

@@ -33,6 +33,7 @@ import zmq
 from roboloop.gym_adapter import SuccessRule
 from roboloop.policies.actor import Actor, ActorArch
 from roboloop.policies.actor_loop import ActorLoop
+from roboloop.policies.reward_classifier import classifier_reward
 from roboloop.policies.config import from_dict
 from roboloop.policies.transport.batch import Step, pack_batch
 from roboloop.policies.transport.peers import RateLimitedLog
@@ -363,6 +364,7 @@ def run_actor(endpoint: str, task: str | None = None, steps: int = 0, rate_hz: f
     welcome = client.connect(spec, connect_timeout_s)
     how = welcome["env"]
     env = make_env(task or how["task"], how["env"], how["wrappers"], success=SuccessRule(**how["success"]))
+    env = classifier_reward(env, how.get("reward_classifier", ""))
     check_spec(welcome["env_spec"], env_spec(env))
     template = welcome_actor(welcome)
     template.act(env.observation_space.sample())   # torch's one-time kernel setup (~0.5 s) before the loop, not in it

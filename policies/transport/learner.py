@@ -67,7 +67,8 @@ def welcome_meta(cfg: TrainConfig, spec: dict) -> dict:
     """What an actor needs from the learner: the transport settings, how to make the env, the env
     spec, and the actor's architecture (not the training config)."""
     return {"transport": to_dict(cfg.transport),
-            "env": {"task": cfg.task, "env": cfg.env, "wrappers": cfg.wrappers, "success": to_dict(cfg.success)},
+            "env": {"task": cfg.task, "env": cfg.env, "wrappers": cfg.wrappers, "success": to_dict(cfg.success),
+                    "reward_classifier": cfg.reward_classifier},
             "env_spec": spec, "actor": actor_arch(cfg.sac).to_dict()}
 
 

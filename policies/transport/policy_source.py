@@ -35,11 +35,12 @@ class PolicySource:
         self.client: ActorClient | None = None
         self.fixed: Actor | None = None
         self.rng = np.random.default_rng(seed)
-        how = None   # how to make the env: {"task", "env", "wrappers"}
+        how = None   # how to make the env: {"task", "env", "wrappers", "reward_classifier"}
         if checkpoint:
             ckpt = load_checkpoint(checkpoint, load_replay=False)
             cfg = from_dict(TrainConfig, ckpt.meta["config"])
-            how = {"task": cfg.task, "env": cfg.env, "wrappers": cfg.wrappers}
+            how = {"task": cfg.task, "env": cfg.env, "wrappers": cfg.wrappers,
+                   "reward_classifier": cfg.reward_classifier}
             self.env = make_env(cfg.task, cfg.env, cfg.wrappers, training=False)   # for its spaces; never stepped
             self.fixed = load_actor(ckpt, env_spec(self.env))
         if endpoint:

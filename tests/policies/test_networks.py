@@ -81,3 +81,19 @@ def test_low_precision_keeps_float32_outputs_and_stays_close():
     assert q16.dtype == torch.float32
     assert torch.allclose(q16, q32, atol=0.05), (q16 - q32).abs().max()
     assert not torch.equal(q16, q32)  # the bf16 path really ran
+
+
+def test_auto_precision_is_bfloat16_only_where_the_cpu_computes_it():
+    from pathlib import Path
+
+    import pytest
+
+    from roboloop.policies.networks import native_bf16, resolve_low_precision
+    cpuinfo = Path("/proc/cpuinfo")
+    if not cpuinfo.is_file():
+        pytest.skip("no /proc/cpuinfo to read the CPU's flags from")
+    flags = set(cpuinfo.read_text().split())
+    # oneDNN also accepts bf16 on plain AVX-512 by emulating it, which is slower than float32.
+    assert native_bf16() == bool(flags & {"avx512_bf16", "amx_bf16"})
+    assert resolve_low_precision("auto") == native_bf16()
+    assert resolve_low_precision("bfloat16") and not resolve_low_precision("float32")

@@ -31,6 +31,7 @@ from std_msgs.msg import Int32
 
 from roboloop.hardware.robot_env import RobotEnv, observation_layout
 from roboloop.policies.actor_loop import ActorLoop
+from roboloop.policies.reward_classifier import classifier_reward
 from roboloop.policies.transport.policy_source import PolicySource
 from roboloop.sim.rules import task_rules
 from roboloop.wrappers import build_wrappers
@@ -81,7 +82,9 @@ class ActorNode(Node):
         robot = RobotEnv(spec, self.driver, self.obs, task_rules(spec["task"], s.how["env"]), reset=self.reset_robot,
                          max_episode_steps=p["max_episode_steps"] or s.max_episode_steps,
                          obs_timeout_s=p["obs_timeout"], control_hz=hz)
-        env = InterventionWrapper(build_wrappers(robot, s.how["wrappers"], training=False), self.teleop)
+        env = classifier_reward(build_wrappers(robot, s.how["wrappers"], training=False),
+                                s.how.get("reward_classifier", ""))
+        env = InterventionWrapper(env, self.teleop)
         self.loop = ActorLoop(env, s.act, self.record, p["deterministic"],
                               on_step=lambda lp: self.pub_step.publish(Int32(data=lp.t)),
                               on_episode=self.log_episode, on_fault=lambda lp, why: self.fault(why))

@@ -1,0 +1,174 @@
+"""`roboloop classifier record|train|eval`: labelled success/failure camera frames for a reward classifier
+(roboloop.policies.reward_classifier), recorded from the sim's success flag or from a person's button.
+
+    data = record_frames("PickCubeVision", "expert", episodes=20, seed=0)
+    save_frames("frames.npz", data)
+
+Every frame of an episode (the reset's and each step's) is kept with its label:
+
+* source `expert` (sim): the scripted expert drives, with action noise drawn per episode from `noises`,
+  and a `random_share` of the episodes are random actions (failures of every kind); the label is the
+  task's own success flag (`info["is_success"]`) for that frame. A success does not end the recording:
+  the expert keeps going for `after_success` more steps (holding the cube up), so success looks are
+  well represented.
+* source `gamepad` / `keyboard` / `evdev` (a person, on a robot or in sim): the person drives while
+  holding the deadman; a frame is labelled success while they hold the success button, failure
+  otherwise; the reset button ends the episode.
+
+`gap` (sim only) applies a reality-gap variant's physics and camera changes (roboloop.sim.tasks.
+GAP_VARIANTS, e.g. `shifted_camera`) to the task's scene, to measure a classifier under that gap.
+
+File (.npz, loaded without pickle): frames.<camera> (N, H, W, 3) uint8, label (N,) bool, episode (N,)
+int64, meta (JSON: format, version, task, source, gap, cameras).
+"""
+from __future__ import annotations
+
+import json
+import zipfile
+from pathlib import Path
+from typing import Any, Callable
+
+import gymnasium as gym
+import numpy as np
+
+from roboloop.envs import make_env, resolve_task
+
+FORMAT, VERSION = "roboloop-reward-frames", 1
+
+
+class FramesError(ValueError):
+    """A frames file that cannot be used; the message names the file and the problem."""
+
+
+def camera_keys(space: Any) -> list[str]:
+    """The image observations of a Dict space: (H, W, 3) uint8 boxes."""
+    return [k for k, s in space.spaces.items() if len(s.shape) == 3 and s.shape[-1] == 3]
+
+
+def apply_gap(env, variant: str) -> None:
+    """Give a sim arm task's scene the physics and camera changes of reality-gap `variant` (its action
+    delay does not change what the cameras see and is left out)."""
+    from roboloop.sim.physics import ArmPhysics
+    from roboloop.sim.tasks import gap_physics
+    base = env.unwrapped
+    if not hasattr(base, "sim"):
+        raise ValueError(f"gap {variant!r}: {base} is not a sim arm task")
+    physics, _ = gap_physics(variant)
+    ArmPhysics(base.sim.model, base.sim.data).apply(physics)
+
+
+def record_frames(task: str, source: str, episodes: int, seed: int = 0, env_kwargs: dict | None = None,
+                  gap: str = "", after_success: int = 10, random_share: float = 0.2,
+                  noises: tuple[float, ...] = (0.1, 0.3, 0.6), pad: str = "xbox", teleop=None, env=None,
+                  log: Callable[[str], None] = print) -> dict[str, Any]:
+    """Record `episodes` episodes of labelled frames (see the module docstring). Returns
+    {"frames": {camera: (N, H, W, 3) uint8}, "label": (N,) bool, "episode": (N,) int64, "meta": {...}}."""
+    if env is None:
+        kwargs = dict(env_kwargs or {})
+        steps = gym.spec(resolve_task(task)).max_episode_steps
+        if source == "expert" and steps:   # room to keep recording a success reached near the episode limit
+            kwargs.setdefault("max_episode_steps", steps + after_success)
+        env = make_env(task, kwargs, training=False)
+    if gap:
+        apply_gap(env, gap)
+    cams = camera_keys(env.observation_space)
+    if not cams:
+        raise ValueError(f"task {task!r} has no cameras (observation keys {list(env.observation_space.spaces)})")
+    rng = np.random.default_rng(seed)
+    expert = None
+    if source == "expert":
+        from roboloop.sim import make_expert
+    elif teleop is None:
+        from roboloop.hardware.gamepad import make_teleop
+        teleop = make_teleop(source, env.action_space.shape[0], pad)
+    frames: dict[str, list[np.ndarray]] = {c: [] for c in cams}
+    labels: list[bool] = []
+    ep_ids: list[int] = []
+
+    def keep(obs, label: bool, ep: int) -> None:
+        for c in cams:
+            frames[c].append(np.asarray(obs[c], np.uint8))
+        labels.append(bool(label))
+        ep_ids.append(ep)
+
+    try:
+        for ep in range(episodes):
+            obs, info = env.reset(seed=seed + ep)
+            randomly = source == "expert" and rng.random() < random_share
+            if source == "expert":
+                expert = make_expert(env, noise=float(rng.choice(noises)), seed=int(rng.integers(2**31)))
+                expert.reset()
+            else:
+                teleop.reset()
+            keep(obs, source == "expert" and info.get("is_success", False), ep)
+            extra, n0 = -1, len(labels)
+            while True:
+                if source == "expert":
+                    action = rng.uniform(-1, 1, env.action_space.shape) if randomly else expert.act()
+                else:
+                    cmd = teleop.poll()
+                    action = cmd.action if cmd.intervening else np.zeros(env.action_space.shape)
+                    action[-1] = cmd.action[-1]
+                obs, _, terminated, truncated, info = env.step(np.asarray(action, np.float32))
+                label = bool(info.get("is_success", False)) if source == "expert" else bool(cmd.success)
+                keep(obs, label, ep)
+                if source != "expert" and cmd.reset:
+                    break
+                if source == "expert" and label and extra < 0:
+                    extra = after_success   # keep recording the success for a while
+                if extra >= 0:
+                    extra -= 1
+                    if extra < 0:
+                        break
+                # A success's termination is what we keep recording past; a failure or the time limit ends it.
+                if truncated or (terminated and not label):
+                    break
+            log(f"episode {ep + 1}/{episodes}: {len(labels) - n0} frames, {sum(labels[n0:])} success")
+    finally:
+        env.close()
+    meta = {"format": FORMAT, "version": VERSION, "task": task, "source": source, "gap": gap, "cameras": cams}
+    return {"frames": {c: np.stack(v) for c, v in frames.items()}, "label": np.array(labels, bool),
+            "episode": np.array(ep_ids, np.int64), "meta": meta}
+
+
+def save_frames(path: str | Path, data: dict[str, Any]) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    arrays = {f"frames.{c}": v for c, v in data["frames"].items()}
+    arrays.update(label=data["label"], episode=data["episode"], meta=np.array(json.dumps(data["meta"])))
+    tmp = path.with_name(path.name + ".tmp.npz")
+    np.savez_compressed(tmp, **arrays)
+    tmp.replace(path)
+    return path
+
+
+def load_frames(path: str | Path) -> dict[str, Any]:
+    """A frames file as record_frames returns it; FramesError naming what is wrong."""
+    path = Path(path)
+    if not path.is_file():
+        raise FramesError(f"frames file {path} not found")
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            data = {k: z[k] for k in z.files}
+        meta = json.loads(str(data.pop("meta")))
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError) as e:
+        raise FramesError(f"frames file {path} is not a readable roboloop frames .npz ({type(e).__name__}: {e})") from None
+    if meta.get("format") != FORMAT:
+        raise FramesError(f"{path} is not a roboloop frames file (format {meta.get('format')!r})")
+    frames = {k.split(".", 1)[1]: v for k, v in data.items() if k.startswith("frames.")}
+    for key in ("label", "episode"):
+        if key not in data or len(data[key]) != len(next(iter(frames.values()), [])):
+            raise FramesError(f"frames file {path}: {key!r} is missing or of another length than the frames")
+    return {"frames": frames, "label": data["label"].astype(bool), "episode": data["episode"], "meta": meta}
+
+
+def merge_frames(datasets: list[dict[str, Any]]) -> dict[str, Any]:
+    """Several recordings as one (episode ids renumbered so they stay distinct)."""
+    cams = [c for c in datasets[0]["frames"] if all(c in d["frames"] for d in datasets)]
+    offset, episodes = 0, []
+    for d in datasets:
+        episodes.append(d["episode"] + offset)
+        offset += int(d["episode"].max()) + 1 if len(d["episode"]) else 0
+    return {"frames": {c: np.concatenate([d["frames"][c] for d in datasets]) for c in cams},
+            "label": np.concatenate([d["label"] for d in datasets]), "episode": np.concatenate(episodes),
+            "meta": {**datasets[0]["meta"], "merged": len(datasets)}}
