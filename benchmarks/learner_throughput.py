@@ -37,6 +37,7 @@ import gymnasium as gym  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
+from roboloop.policies.allocator import retain_freed_memory  # noqa: E402
 from roboloop.policies.replay import ReplayBuffer, to_torch  # noqa: E402
 from roboloop.policies.sac import SAC, SACConfig  # noqa: E402
 
@@ -202,6 +203,8 @@ def eager_breakdowns(data, variants: dict[str, dict], rounds: int, n: int) -> di
 
     runs = {}
     for name, kw in variants.items():
+        kw = dict(kw)
+        allocator = kw.pop("allocator", None)
         agent, buf = roboloop_agent(data, compile=False, **kw)
         timers, rng = _ExclusiveTimers(), np.random.default_rng(0)
         timers.calls = 0
@@ -213,13 +216,16 @@ def eager_breakdowns(data, variants: dict[str, dict], rounds: int, n: int) -> di
         sample = timers.wrap("replay sampling (numpy gather, to torch)", lambda b=buf, r=rng: to_torch(b.sample(BATCH, r)))
         update = timers.wrap("whole update", lambda a=agent, s=sample: a.update([s()]))
         polyak = lambda a=agent: torch._foreach_lerp_(a._target, a._online, a.cfg.tau)  # noqa: E731
-        runs[name] = (timers, update, polyak)
+        runs[name] = (timers, update, polyak, allocator)
     per_round: dict[str, list[dict[str, float]]] = {name: [] for name in variants}
     sac_module.grad_and_value = grad_and_value
     try:
         for r in range(rounds + 1):  # round 0 warms up
-            for name, (timers, update, polyak) in runs.items():
+            for name, (timers, update, polyak, allocator) in runs.items():
                 current[:] = [timers]
+                if allocator is not None:
+                    allocator()
+                    update()  # the first update after a change of thresholds settles the heap
                 timers.total.clear()
                 faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
                 for _ in range(n):
@@ -274,7 +280,11 @@ def profile_report(data) -> None:
     print(f"matmul floor: {flops / 1e6:.0f} MFLOP of matmuls per update; a bare 256x256 MLP forward+backward at "
           f"batch 256 runs at {rate:.0f} GFLOP/s on one thread -> {flops / rate / 1e6:.2f} ms CPU per update "
           f"({rate * 1e9 / flops:.0f} updates/s) if nothing but matmuls ran", flush=True)
-    variants = {"eager, per-tensor Adam loop": dict(foreach=False), "eager (foreach Adam, the default)": {}}
+    glibc_static_default = lambda: retain_freed_memory(128 << 10, 128 << 10)  # noqa: E731
+    variants = {"eager, per-tensor Adam loop, glibc thresholds 128 KiB (its static default)":
+                dict(foreach=False, allocator=glibc_static_default),
+                "eager, foreach Adam, glibc thresholds 128 KiB": dict(allocator=glibc_static_default),
+                "eager, foreach Adam, retain_freed_memory() (what the learner does)": dict(allocator=retain_freed_memory)}
     for name, parts in eager_breakdowns(data, variants, rounds=3, n=20).items():
         faults = parts.pop("minor page faults per update")
         total = sum(parts.values())
@@ -292,6 +302,9 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--updates", type=int, default=300, help="gradient updates per timed round")
     ap.add_argument("--threads", type=int, default=THREADS, help="torch and XLA threads (default: CPU cores)")
+    ap.add_argument("--glibc-malloc-defaults", action="store_true",
+                    help="leave glibc's allocator thresholds alone (default: retain_freed_memory(), as roboloop's "
+                         "learner processes do, for every learner alike)")
     ap.add_argument("--profile", action="store_true",
                     help="print where roboloop's update time goes (eager and compiled) and the matmul floor, then exit")
     args = ap.parse_args()
@@ -303,9 +316,12 @@ def main() -> None:
           f"{torch.get_num_threads()}, XLA {'1 (single-threaded Eigen)' if args.threads == 1 else f'{os.cpu_count()} (all cores)'}"
           f"; {os.cpu_count()} CPU cores; load average {' '.join(f'{x:.1f}' for x in os.getloadavg())}", flush=True)
     data = random_transitions(np.random.default_rng(0))
-    if args.profile:
+    if args.profile:  # sets the allocator thresholds per variant itself
         profile_report(data)
         return
+    retained = not args.glibc_malloc_defaults and retain_freed_memory()
+    print(f"allocator: {'freed memory retained (mmap threshold 32 MiB, trim 128 MiB) for all learners' if retained else 'glibc defaults'}",
+          flush=True)
     runners = {
         "stable-baselines3 SAC": make_sb3(data),
         "SBX SAC (one jitted update per call)": make_sbx(data, fused=False),
