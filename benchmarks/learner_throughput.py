@@ -3,15 +3,47 @@
 Same problem for all: PickCube (state) sizes (13-dim observation, 4-dim action), 256x256 networks,
 batch 256, 2 critics, replay sampling included in the timing, float32 matmuls on every side (roboloop
 with `sac.matmul_precision=float32`, not its bf16 default), and the same thread count for torch and
-XLA (`--threads`, default: the CPU cores). Both are printed. roboloop's default compiles each update
-step (SACConfig.compile); its one-off compile time is printed at warm-up and left out of the rates, and
-the eager variant is measured too. SBX (SB3's JAX version) runs "unfused", one jitted update per call
-as its SAC does at one update per env step, and "fused", all of a round's updates in one jitted loop
-(its `train(gradient_steps=n)`, what `train_freq=n, gradient_steps=n` does). Rounds alternate between
-the learners so machine load affects all alike; each round's rate is divided by the same round's SB3
-rate and the median of those ratios is reported.
+XLA (`--threads`, default: the CPU cores). Both are printed, with the load average. roboloop's default
+compiles each update step (SACConfig.compile); its one-off compile time is printed at warm-up and left
+out of the rates, and eager variants are measured too. SBX (SB3's JAX version) runs "unfused", one
+jitted update per call as its SAC does at one update per env step, and "fused", all of a round's
+updates in one jitted loop (its `train(gradient_steps=n)`, what `train_freq=n, gradient_steps=n` does).
+Rounds alternate between the learners so machine load affects all alike; each round's rate is divided
+by the same round's SB3 (and SBX fused) rate and the median of those ratios is reported, from the wall
+clock and from this process's CPU time. Every learner runs with the allocator setting roboloop's
+learner processes use (policies/allocator.py: freed heap pages are kept instead of being faulted in
+again; `--glibc-malloc-defaults` leaves glibc alone).
 
-    python benchmarks/learner_throughput.py [--rounds 5] [--updates 300] [--threads N]
+    python benchmarks/learner_throughput.py [--rounds 5] [--updates 300] [--threads N] [--profile]
+
+--profile prints where roboloop's update time goes and exits: the matmul floor (the update's matmul
+FLOPs over the GFLOP/s of a bare 256x256 MLP forward+backward), the CPU time of each part of an eager
+update (timers wrapped around the agent's calls) with and without the allocator setting and with the
+per-tensor Adam loop, and a compiled update by kind of work (torch.profiler with Inductor's kernels
+named). What it found (1 thread, load average 7-9 on the 2 cores, CPU ms per update):
+
+    matmul floor       570 MFLOP per update. On an idle core (load 0.6) a bare 256x256 matmul ran at
+                       163 GFLOP/s and the MLP forward+backward at 102 -> 3.5-5.6 ms (180-285
+                       updates/s); under load 7-12 the MLP ran at 57-90 GFLOP/s (6.4-10 ms)
+    compiled           8.3 ms: matmuls 50%, Inductor's fused kernels (LayerNorm, elementwise, Adam)
+                       27%, graph wrapper + Dynamo guards + AOT runtime (Python) 15%, copies of
+                       mutated parameters back into place 7%, sampling and randn 2%; one graph per
+                       update, no graph breaks, no recompiles (TORCH_LOGS=graph_breaks,recompiles)
+    eager, before      37.5 ms, 7,050 page faults per update: actor loss fwd+bwd 35%, critic loss
+                       fwd+bwd 34%, target critics 10%, critic Adam 9%, actor Adam 4%, glue 3%,
+                       pi(s') 3%, sampling 1%, temperature 1%, Polyak 0.2%
+    eager, after       16.3 ms, 55 page faults: actor loss fwd+bwd 38%, critic loss fwd+bwd 32%,
+                       target critics 8%, critic Adam 7%, pi(s') 4%, actor Adam 4%, glue 4%,
+                       sampling 2%, temperature 1%, Polyak 0.2%
+
+Kept: Adam over all tensors with torch._foreach_* ops (bit-identical; its critic step 3.4 -> 1.1-1.9 ms
+eager, neutral compiled) and retained freed memory (eager 29 -> 16 ms CPU per update). Tried and
+dropped: Inductor's C++ graph wrapper (cpp_wrapper: same speed, 3x the compile time); the ensemble as
+per-member mm instead of bmm (bmm already runs at mm's GFLOP/s); LayerNorm as group_norm (2.4x
+slower). Left: the compiled update is ~2.4x its matmul floor; what remains is elementwise and
+LayerNorm work Inductor does not fuse into the matmuls (27%) and per-call Python (15%): fusing several
+updates into one call (as SBX fused does) would save at most the 15%; the eager path pays for
+LayerNorm on the critics (eager without LayerNorm, SB3's network, is level with SB3).
 """
 from __future__ import annotations
 
