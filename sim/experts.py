@@ -299,3 +299,16 @@ class BaseRaceExpert(_Expert):
 
     def _act(self) -> np.ndarray:
         return self.policy.act({"state": self.env._last_state}).astype(np.float64)
+
+
+def base_expert_from_spec(spec: dict):
+    """The scripted driver of a mobile-base task that acts on its published state alone (what a person
+    watching the robot's topics sees): the DWA planner for base-Nav, pure pursuit on the checkpoints for
+    base-Race. spec: the task's `task_spec()`. Returns an object with ``reset()`` and
+    ``act(obs) -> (2,) float32`` (normalized [v, w])."""
+    if spec["task"] == BaseRaceEnv.TASK_ID:
+        return RacePursuit(spec)
+    from .dwa import DWAPolicy
+    if spec["action"].get("command") != "base_velocity" or "goal_x" not in spec["observation"]["state"]["names"]:
+        raise ValueError(f"{spec['task']} is not a mobile-base navigation or race task")
+    return DWAPolicy(spec)

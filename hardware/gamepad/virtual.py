@@ -60,10 +60,12 @@ class VirtualGamepad:
 
 def press_for(action, pad_map, deadman: bool = True) -> tuple[dict[int, float], dict[int, bool]]:
     """The stick/trigger positions and buttons with which `pad_map` reads back `action` (the inverse of
-    PadMap.command): how a scripted person drives through a real pad map. Returns (axes, buttons)."""
+    PadMap.command): how a scripted person drives through a real pad map. `action` is an arm's [dx, dy, dz,
+    (dyaw,) gripper] or a mobile base's [v, w] (the "x" and "y" sticks, no gripper). Returns (axes, buttons)."""
     axes: dict[int, float] = {}
+    base = len(action) == 2
     roles = ("x", "y", "z", "yaw") if len(action) == 5 else ("x", "y", "z")
-    for role, a in zip(roles, action[:-1]):
+    for role, a in zip(roles, action if base else action[:-1]):
         m = pad_map.axes.get(role)
         if m is None:
             continue
@@ -72,7 +74,7 @@ def press_for(action, pad_map, deadman: bool = True) -> tuple[dict[int, float], 
         axes[m.index] = -v if m.invert else v
     buttons = {pad_map.buttons["deadman"]: deadman}
     close, open_ = pad_map.axes.get("close"), pad_map.axes.get("open")
-    if close is not None and open_ is not None:
+    if not base and close is not None and open_ is not None:
         axes[close.index] = 1.0 if action[-1] > 0 else -1.0
         axes[open_.index] = 1.0 if action[-1] <= 0 else -1.0
     return axes, buttons

@@ -48,6 +48,18 @@ def test_sticks_and_triggers_map_to_the_right_action_dimensions(pad):
     assert read(teleop).action[-1] == -1.0
 
 
+def test_a_scripted_person_drives_a_base_through_the_pad(pad):
+    """drive_pad with a base's [v, w]: the left stick, read back by the real pad code as the same [v, w]."""
+    teleop = make_teleop("gamepad", 2, "xbox")
+    for action in ([0.6, -0.4], [-0.25, 1.0], [0.0, 0.0]):
+        drive_pad(pad, action, XBOX)
+        cmd = read(teleop)
+        assert cmd.intervening
+        np.testing.assert_allclose(cmd.action, action, atol=1e-3)
+    drive_pad(pad, [1.0, 0.0], XBOX, deadman=False)
+    assert not read(teleop).intervening
+
+
 def test_the_deadman_starts_and_ends_an_intervention(pad):
     env = InterventionWrapper(make_env("PickCube"), make_teleop("gamepad", 4, "xbox"))
     env.reset(seed=0)

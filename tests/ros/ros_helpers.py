@@ -22,10 +22,16 @@ def wait_for(cond, timeout: float, what, interval: float = 0.02):
     pytest.fail(f"timed out after {timeout} s waiting for {what() if callable(what) else what}")
 
 
-def actor_stats(diag) -> dict[str, str]:
-    """The key/values of the actor's newest status in `diag` (received /diagnostics arrays), or {}."""
+def node_stats(diag, node: str) -> dict[str, str]:
+    """The key/values of the newest status of the node named `node` (actor, safety, ...) in `diag` (received
+    /diagnostics arrays), or {}."""
     return next(({kv.key: kv.value for kv in d.status[0].values} for d in reversed(diag)
-                 if d.status[0].name.endswith("actor")), {})
+                 if d.status[0].name.endswith(node)), {})
+
+
+def actor_stats(diag) -> dict[str, str]:
+    """The key/values of the actor's newest status in `diag`, or {}."""
+    return node_stats(diag, "actor")
 
 
 class Proc:

@@ -71,6 +71,7 @@ def test_launcher_reads_the_installed_package(colcon_install, monkeypatch):
      ["robot_driver", "front_camera", "joy_node", "teleop", "safety", "actor"]),
     ("teleop.launch.xml", {}, ["teleop"]),
     ("base_sim.launch.xml", {}, ["sim_base", "teleop", "safety", "actor"]),
+    ("base_sim.launch.xml", {"scripted_person": "true"}, ["sim_base", "scripted_person", "teleop", "safety", "actor"]),
 ])
 def test_all_launch_files_parse(name, args, nodes):
     desc = load(name, args)
@@ -88,6 +89,19 @@ def test_launch_arguments_reach_the_nodes():
     assert ("value", ("env", "variant=heavy_cube")) in by_name["sim_robot"].params
     assert ("cmd_vel", "actor/cmd_vel") in by_name["actor"].remaps
     assert ("cmd_out", "cmd_vel") in by_name["safety"].remaps
+
+
+def test_base_launch_hands_the_task_to_the_scripted_person():
+    """The person drives the base the sim runs: the task and its options reach both (and only there)."""
+    desc = load("base_sim.launch.xml", {"scripted_person": "true", "env": "camera=true", "patience": "7"})
+    by_name = {n.label: dict(v for k, v in n.params if k == "value") for n in desc.nodes}
+    assert by_name["scripted_person"]["task"] == by_name["sim_base"]["task"] == "roboloop/base-Nav-v0"
+    assert by_name["scripted_person"]["env"] == by_name["sim_base"]["env"] == "camera=true"
+    assert by_name["scripted_person"]["patience"] == "7" and by_name["teleop"]["act_dim"] == "2"
+    # The arm's sim.launch.xml has a task too (an arm's): its scripted person stays the arm's.
+    arm = {n.label: dict(v for k, v in n.params if k == "value")
+           for n in load("sim.launch.xml", {"scripted_person": "true"}).nodes}
+    assert arm["scripted_person"]["task"] == "" and arm["sim_robot"]["task"] == "roboloop/PickCubeGap-v0"
 
 
 def test_robot_launch_takes_the_ur5e_walkthrough():
