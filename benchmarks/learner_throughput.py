@@ -29,7 +29,9 @@ named). What it found (1 thread, load average 7-9 on the 2 cores, CPU ms per upd
                        27%, graph wrapper + Dynamo guards + AOT runtime (Python) 15%, copies of
                        mutated parameters back into place 7%, sampling and randn 2%; one graph per
                        update, no graph breaks, no recompiles (TORCH_LOGS=graph_breaks,recompiles)
-    eager, before      37.5 ms, 7,050 page faults per update: actor loss fwd+bwd 35%, critic loss
+    eager, before      (per-tensor Adam, glibc thresholds pinned at 128 KiB; its adaptive default gave
+                       27-29 ms, 1,400-1,800 faults in an earlier run)
+                       37.5 ms, 7,050 page faults per update: actor loss fwd+bwd 35%, critic loss
                        fwd+bwd 34%, target critics 10%, critic Adam 9%, actor Adam 4%, glue 3%,
                        pi(s') 3%, sampling 1%, temperature 1%, Polyak 0.2%
     eager, after       16.3 ms, 55 page faults: actor loss fwd+bwd 38%, critic loss fwd+bwd 32%,
