@@ -7,6 +7,9 @@ Every driver takes end-effector commands (`RobotDriver`), reads ``/joint_states`
   ``joint_trajectory``  joint_trajectory_controller: a one-point trajectory_msgs/JointTrajectory on
                         ``<controller>/joint_trajectory`` (positions, reached ``point_time`` s after it
                         arrives); the default controller of UR, Franka and most arms.
+  ``follow_joint_trajectory``  the same controller through its control_msgs/FollowJointTrajectory action
+                        ``<controller>/follow_joint_trajectory``: one goal per tick holding that one-point
+                        trajectory, each goal preempting the one before; rejected goals are reported.
   ``forward_position``  forward_command_controller on the position interface: std_msgs/Float64MultiArray
                         joint positions on ``<controller>/commands``.
   ``forward_velocity``  forward_command_controller on the velocity interface: Float64MultiArray joint
@@ -23,12 +26,16 @@ running system (`description_from_topic`).
 Grippers (`gripper`): ``forward`` (a forward position controller: Float64MultiArray, one value per joint
 of ``<gripper_controller>/commands``), ``action`` (the control_msgs/GripperCommand action named by
 `gripper_controller`, e.g. ``/robotiq_gripper_controller/gripper_cmd`` of a GripperActionController or
-franka_gripper's ``/panda_gripper/gripper_action``; needs the control_msgs package of a ROS 2 install), ``controller``
+franka_gripper's ``/panda_gripper/gripper_action``; the goal's position is the gripper joint target), ``controller``
 (the gripper joints are joints of the arm's own controller) or ``none``.
 
+The actions need the control_msgs package: apt's ``ros-$ROS_DISTRO-control-msgs`` on a ROS 2 install; next to
+the PyPI wheels ``make install`` builds it (``ros2_ws/interfaces/build_interfaces.py``).
+
 Safety: a tick whose ``/joint_states`` is older than `state_timeout` stops the arm; `stop()` holds the
-measured joint positions (position and trajectory controllers), sends zero joint velocities or a zero
-twist; a non-finite value is never published (the arm is held instead); a joint target moves at most
+measured joint positions (position and trajectory controllers), cancels the active FollowJointTrajectory
+goal (the controller then holds its position), sends zero joint velocities or a zero twist; a non-finite
+value is never sent (the arm is held instead); a joint target moves at most
 ``max_joint_speed / control_hz`` per tick and the pinch point at most ``max_linear_speed / control_hz``.
 """
 from __future__ import annotations
@@ -41,8 +48,29 @@ import numpy as np
 from .arm_kinematics import ArmKinematics
 from .robot_driver import EECommand, RobotDriver, RobotState, quat_from_matrix
 
-INTERFACES = ("joint_trajectory", "forward_position", "forward_velocity", "servo_twist")
+INTERFACES = ("joint_trajectory", "follow_joint_trajectory", "forward_position", "forward_velocity", "servo_twist")
 GRIPPERS = ("none", "forward", "action", "controller")
+
+
+def _control_msgs_action(name: str, what: str):
+    """control_msgs.action.<name>, or a ValueError saying how to get control_msgs."""
+    try:
+        import control_msgs.action
+    except ImportError:
+        raise ValueError(f"{what} needs the control_msgs package: apt ros-$ROS_DISTRO-control-msgs on a ROS 2 "
+                         "install; with the PyPI wheels run `python ros2_ws/interfaces/build_interfaces.py` "
+                         "(make install does)") from None
+    return getattr(control_msgs.action, name)
+
+
+def _one_point_trajectory(msg_types, names, values, point_time: float):
+    """A JointTrajectory with one point (`values`, in `names` order) reached `point_time` s after its start."""
+    traj_t, point_t = msg_types
+    point = point_t(positions=values)
+    sec = int(point_time)
+    point.time_from_start.sec, point.time_from_start.nanosec = sec, int(round((point_time - sec) * 1e9))
+    # A zero stamp means "start when it arrives" to the controller.
+    return traj_t(joint_names=list(names), points=[point])
 
 
 def _name(controller: str, suffix: str) -> str:
@@ -75,6 +103,10 @@ class ControllerJoints:
             if values and list(values[0].string_array_value):
                 self.names = tuple(values[0].string_array_value)
                 return self.names
+        if self._future is not None and now - self._asked > 1.0:
+            # Unanswered for a second: a reply sent before DDS matched its reader is lost, so ask again.
+            self.client.remove_pending_request(self._future)
+            self._future = None
         if self._future is None and now - self._asked > 1.0 and self.client.service_is_ready():
             self._future, self._asked = self.client.call_async(self._request), now
         return None
@@ -288,11 +320,17 @@ class ControllerDriver(RobotDriver):
                                               self.kin.gripper_target(self.gripper_command))])
         return [float(full[i]) for i in self.order]
 
+    def _finite(self, values) -> bool:
+        """False, logged, when a value is non-finite: it must not reach the controller (the tick then holds)."""
+        if np.all(np.isfinite(values)):
+            return True
+        self.node.get_logger().error(f"refusing to send non-finite values {list(values)} to {self.controller!r}")
+        self._refused = True
+        return False
+
     def _publish(self, publisher, msg, values) -> bool:
         """Publish unless a value is non-finite (then nothing reaches the controller)."""
-        if not np.all(np.isfinite(values)):
-            self.node.get_logger().error(f"refusing to send non-finite values {list(values)} to {self.controller!r}")
-            self._refused = True
+        if not self._finite(values):
             return False
         publisher.publish(msg)
         self.last_sent = [float(v) for v in values]
@@ -320,14 +358,76 @@ class JointTrajectoryDriver(ControllerDriver):
         self.pub = node.create_publisher(JointTrajectory, _name(controller, "joint_trajectory"), 10)
 
     def _send_joints(self, q_arm, s) -> None:
-        traj_t, point_t = self._msg_types
         values = self._slots(q_arm)
-        sec = int(self.point_time)
-        point = point_t(positions=values)
-        point.time_from_start.sec, point.time_from_start.nanosec = sec, int(round((self.point_time - sec) * 1e9))
-        # A zero stamp means "start when it arrives" to the controller.
-        msg = traj_t(joint_names=list(self.joints.names), points=[point])
-        self._publish(self.pub, msg, values)
+        self._publish(self.pub, _one_point_trajectory(self._msg_types, self.joints.names, values, self.point_time),
+                      values)
+
+
+class FollowJointTrajectoryDriver(ControllerDriver):
+    """joint_trajectory_controller through its control_msgs/FollowJointTrajectory action.
+
+    Each tick sends a goal (on ``/<controller>/follow_joint_trajectory``) holding a one-point trajectory to the
+    tick's joint target, in the controller's joint order, reached point_time s after the goal starts (default
+    one control period); the controller preempts the active goal with each new one. `stop()` cancels the
+    active goal and any goal still waiting for acceptance: the controller then holds its current position.
+    A rejected goal is logged and counted in `rejected`. Ticks wait (warning once a second) until the
+    action server is up.
+    """
+
+    INTERFACE = "follow_joint_trajectory"
+
+    def __init__(self, node, arm, controller: str = "joint_trajectory_controller", point_time: float = 0.0, **kw):
+        from rclpy.action import ActionClient
+        from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
+        action = _control_msgs_action("FollowJointTrajectory", "interface:=follow_joint_trajectory")
+        super().__init__(node, arm, controller, **kw)
+        self.point_time = float(point_time) or 1.0 / self.control_hz
+        self._msg_types, self._goal = (JointTrajectory, JointTrajectoryPoint), action.Goal
+        self.action_name = _name(controller, "follow_joint_trajectory")
+        self.client = ActionClient(node, action, self.action_name)
+        self.rejected = 0
+        self._seq = 0               # goals sent
+        self._cancel_upto = 0       # goals numbered up to this are cancelled once accepted
+        self._handles: dict[int, object] = {}   # accepted goals not yet cancelled, by number
+        self._goal_lock = threading.Lock()
+
+    def _send_joints(self, q_arm, s) -> None:
+        values = self._slots(q_arm)
+        if not self._finite(values):
+            return
+        if not self.client.server_is_ready():
+            self._warn(f"waiting for the action server {self.action_name!r}")
+            return
+        goal = self._goal(trajectory=_one_point_trajectory(self._msg_types, self.joints.names, values, self.point_time))
+        with self._goal_lock:
+            self._seq += 1
+            seq = self._seq
+        self.client.send_goal_async(goal).add_done_callback(lambda f: self._on_response(seq, f))
+        self.last_sent = [float(v) for v in values]
+        self.sent += 1
+
+    def _on_response(self, seq: int, future) -> None:
+        handle = future.result()
+        if handle is None or not handle.accepted:
+            self.rejected += 1
+            self._warn(f"controller {self.controller!r} rejected a FollowJointTrajectory goal "
+                       f"(joints {list(self.joints.names)})")
+            return
+        with self._goal_lock:
+            cancel = seq <= self._cancel_upto
+            if not cancel:
+                # Earlier goals are preempted by this one: only the newest needs cancelling on stop.
+                self._handles = {k: h for k, h in self._handles.items() if k > seq}
+                self._handles[seq] = handle
+        if cancel:  # sent before a stop, accepted after it
+            handle.cancel_goal_async()
+
+    def _hold(self, s) -> None:
+        with self._goal_lock:
+            self._cancel_upto = self._seq
+            handles, self._handles = list(self._handles.values()), {}
+        for h in handles:
+            h.cancel_goal_async()
 
 
 class ForwardPositionDriver(ControllerDriver):
@@ -461,12 +561,8 @@ class _ActionGripper:
     """control_msgs/GripperCommand action `server` (its full name): a new goal whenever the target changes."""
 
     def __init__(self, driver: ControllerDriver, server: str, max_effort: float = 0.0):
-        try:
-            from control_msgs.action import GripperCommand
-        except ImportError:
-            raise ValueError("gripper:=action needs the control_msgs package (apt ros-$ROS_DISTRO-control-msgs; "
-                             "the PyPI ROS 2 wheels lack it): use gripper:=forward with a forward controller") from None
         from rclpy.action import ActionClient
+        GripperCommand = _control_msgs_action("GripperCommand", "gripper:=action")
         self.driver, self._goal = driver, GripperCommand.Goal
         self.client = ActionClient(driver.node, GripperCommand, server)
         self.max_effort, self.last = float(max_effort), None
@@ -489,7 +585,8 @@ def _make_gripper(driver: ControllerDriver, kind: str, controller: str):
     return _NoGripper()   # 'none', or 'controller': the arm's controller carries it
 
 
-DRIVERS = {"joint_trajectory": JointTrajectoryDriver, "forward_position": ForwardPositionDriver,
+DRIVERS = {"joint_trajectory": JointTrajectoryDriver, "follow_joint_trajectory": FollowJointTrajectoryDriver,
+           "forward_position": ForwardPositionDriver,
            "forward_velocity": ForwardVelocityDriver, "servo_twist": ServoTwistDriver}
 
 

@@ -1,11 +1,13 @@
 """The controller drivers against stand-ins that speak each controller's exact interface over real DDS.
 
-The controllers themselves (joint_trajectory_controller, forward_command_controller, MoveIt Servo) are
-C++ packages of a ROS 2 install, not installable here: `fake_controller.py` runs in its own process, as a
-node named like the controller with its `joints` parameter, on the controller's topics and message types
-(see its docstring). The driver runs in the test process on a real rclpy node and reads the controller's
-joint order from that parameter; the controller's order differs from the description's and from the
-order of /joint_states, so a driver that mixed them up would send the arm elsewhere.
+The controllers themselves (joint_trajectory_controller, forward_command_controller,
+gripper_action_controller, MoveIt Servo) are C++ packages of a ROS 2 install, not installable here:
+`fake_controller.py` runs in its own process, as a node named like the controller with its `joints`
+parameter, on the controller's topics, actions (control_msgs/FollowJointTrajectory and GripperCommand,
+built into the venv from their upstream definitions) and message types (see its docstring). The driver
+runs in the test process on a real rclpy node and reads the controller's joint order from that
+parameter; the controller's order differs from the description's and from the order of /joint_states,
+so a driver that mixed them up would send the arm elsewhere.
 """
 import json
 import math
@@ -17,8 +19,8 @@ import pytest
 from std_msgs.msg import Bool
 
 from roboloop.hardware.arm_kinematics import ArmKinematics
-from roboloop.hardware.ros2_control import (ForwardPositionDriver, ForwardVelocityDriver, JointTrajectoryDriver,
-                                            ServoTwistDriver)
+from roboloop.hardware.ros2_control import (FollowJointTrajectoryDriver, ForwardPositionDriver, ForwardVelocityDriver,
+                                            JointTrajectoryDriver, ServoTwistDriver)
 from roboloop.sim.description import resolve_path
 
 from .ros_helpers import PY, wait_for
@@ -149,6 +151,59 @@ def test_forward_controllers_and_gripper(ros_node, spawn, kind):
     assert "NONFINITE" not in peer.output
 
 
+def test_follow_joint_trajectory_and_gripper_command_actions(ros_node, spawn):
+    """FollowJointTrajectory goals in the controller's joint order, GripperCommand goals for the jaw; stale
+    joint states cancel the running goal (the controller holds where the arm is) and no goal follows."""
+    kin, q = home("so101")
+    ctrl_joints = [kin.arm_joints[i] for i in (2, 0, 4, 1, 3)]
+    q_ctrl = [q[kin.arm_joints.index(j)] for j in ctrl_joints]
+    gripper_action = "/gripper_controller/gripper_cmd"
+    peer = start(spawn, "joint_trajectory", "arm_controller", ctrl_joints, q_ctrl,
+                 "--gripper-action", f"{gripper_action}:gripper:0.6")
+    # Each goal's point is 1 s ahead, so a goal is still running when the states go stale: only a cancel stops it.
+    driver = FollowJointTrajectoryDriver(ros_node, kin, controller="arm_controller", gripper="action",
+                                         gripper_controller=gripper_action, control_hz=HZ, point_time=1.0,
+                                         state_timeout=0.2, max_linear_speed=0.1)
+    mute_pub = ros_node.create_publisher(Bool, "/stand_in/mute", 10)
+    s = wait_for(lambda: driver.ready() and driver.client.server_is_ready() and driver.gripper.client.server_is_ready()
+                 and mute_pub.get_subscription_count() and driver.read_state(), 30, lambda: f"the controller's joints and actions:\n{peer.output}")
+    assert driver.joints.names == tuple(ctrl_joints) and s.gripper == pytest.approx(1.0)
+
+    driver.command_velocity([0.0, 0.0, -0.04], gripper=1.0)   # down at 4 cm/s for 1 s, closing the jaw
+    run_ticks(driver, 1.0)
+    goals = received(peer, "follow_joint_trajectory")
+    assert len(goals) >= 15 and all(m["names"] == ctrl_joints for m in goals)
+    assert not received(peer, "follow_joint_trajectory/rejected") and driver.rejected == 0
+    # The goal's point is this tick's IK target, in the controller's order; the targets went 4 cm down.
+    assert np.allclose(goals[-1]["values"], [driver.q_cmd[kin.arm_joints.index(j)] for j in ctrl_joints], atol=1e-9)
+    target_q = [goals[-1]["values"][ctrl_joints.index(j)] for j in kin.arm_joints]
+    assert kin.fk(target_q)[0][2] - s.ee_position[2] == pytest.approx(-0.04, abs=0.008)
+    assert driver.read_state().ee_position[2] < s.ee_position[2] - 0.01   # the arm follows, 1 s behind
+    grip = received(peer, "gripper_action")
+    assert grip and grip[-1]["values"][0] == pytest.approx(kin.gripper_closed)
+    wait_for(lambda: driver.read_state().gripper < 0.1, 5, "the jaw closing")
+
+    # The states stop while the last goal still runs: the driver cancels it and sends no further goal.
+    mute_pub.publish(Bool(data=True))
+    run_ticks(driver, 0.5)
+    cancels = wait_for(lambda: received(peer, "follow_joint_trajectory/cancel"), 5, lambda: f"a cancel:\n{peer.output}")
+    assert cancels[-1]["names"] == ctrl_joints
+    n = len(received(peer, "follow_joint_trajectory"))
+    run_ticks(driver, 0.3)
+    assert len(received(peer, "follow_joint_trajectory")) == n
+    with pytest.raises(ValueError, match="non-finite"):
+        driver.command_velocity([0.0, math.nan, 0.0])
+    # A non-finite joint target (as from a failed IK) is refused: no goal, the arm held.
+    driver._send_joints(np.full(kin.n, math.nan), driver.read_state())
+    assert driver._refused and len(received(peer, "follow_joint_trajectory")) == n
+    mute_pub.publish(Bool(data=False))
+    held = wait_for(lambda: driver.read_state().age() < 0.05 and driver.read_state(), 5, "fresh joint states")
+    time.sleep(0.3)
+    assert np.allclose(driver.read_state().joint_positions, held.joint_positions, atol=1e-9)   # held still
+    assert np.linalg.norm(held.joint_positions[:kin.n] - target_q) > 0.005   # short of the cancelled goal's point
+    assert "NONFINITE" not in peer.output
+
+
 def test_moveit_servo_twists(ros_node, spawn):
     kin, q = home("panda")
     peer = start(spawn, "servo_twist", "servo_node", kin.arm_joints, q)
@@ -181,23 +236,29 @@ def test_a_controller_with_other_joints_is_refused_by_name(ros_node):
         ForwardPositionDriver(ros_node, "ur5", gripper="forward")
 
 
-def test_robot_driver_node_with_the_so101_walkthrough_parameters(ros_node, spawn):
+@pytest.mark.parametrize("interface", ["joint_trajectory", "follow_joint_trajectory"])
+def test_robot_driver_node_with_the_so101_walkthrough_parameters(ros_node, spawn, interface):
     """robot_driver_node as robot.launch.xml documents the SO-101 (joint_trajectory_controller + forward
-    gripper controller): cmd_vel and gripper_cmd topics in, the controllers' messages out."""
+    gripper controller), through the controller's topic and through its FollowJointTrajectory action with a
+    GripperCommand gripper: cmd_vel and gripper_cmd topics in, the controllers' messages out."""
     from geometry_msgs.msg import TwistStamped
     from std_msgs.msg import Float64
     kin, q = home("so101")
-    peer = start(spawn, "joint_trajectory", "arm_controller", kin.arm_joints, q, "--gripper",
-                 "gripper_controller:gripper:0.6")
+    action = interface == "follow_joint_trajectory"
+    gripper = (["--gripper-action", "/gripper_controller/gripper_cmd:gripper:0.6"] if action
+               else ["--gripper", "gripper_controller:gripper:0.6"])
+    peer = start(spawn, "joint_trajectory", "arm_controller", kin.arm_joints, q, *gripper)
     node = spawn(PY, "-m", "roboloop_ros.robot_driver_node", "--ros-args", "--params-file",
                  os.path.join(os.path.dirname(FAKE), "..", "..", "ros2_ws", "src", "roboloop_ros", "config",
                               "robot_driver.yaml"),
-                 "-p", "robot:=so101", "-p", "interface:=joint_trajectory", "-p", "controller:=arm_controller",
-                 "-p", "gripper:=forward", "-p", "gripper_controller:=gripper_controller", "-p", "control_hz:=20.0")
+                 "-p", "robot:=so101", "-p", f"interface:={interface}", "-p", "controller:=arm_controller",
+                 "-p", f"gripper:={'action' if action else 'forward'}",
+                 "-p", f"gripper_controller:={'/gripper_controller/gripper_cmd' if action else 'gripper_controller'}",
+                 "-p", "control_hz:=20.0")
     cmd = ros_node.create_publisher(TwistStamped, "/cmd_vel", 10)
     grip = ros_node.create_publisher(Float64, "/gripper_cmd", 10)
-    wait_for(lambda: received(peer, "joint_trajectory"), 30, lambda: f"trajectories:\n{node.output}\n{peer.output}")
-    n = len(received(peer, "joint_trajectory"))
+    wait_for(lambda: received(peer, interface), 30, lambda: f"trajectories:\n{node.output}\n{peer.output}")
+    n = len(received(peer, interface))
     p_home = kin.fk(q)[0]
 
     def moved_in_y():   # +y at 5 cm/s, closing the jaw, until the targets have gone 3 cm (load-tolerant)
@@ -207,12 +268,16 @@ def test_robot_driver_node_with_the_so101_walkthrough_parameters(ros_node, spawn
         cmd.publish(msg)
         grip.publish(Float64(data=1.0))
         time.sleep(0.05)
-        sent = received(peer, "joint_trajectory")[n:]
+        sent = received(peer, interface)[n:]
         return sent and kin.fk(sent[-1]["values"])[0][1] - p_home[1] > 0.03 and sent
 
     moving = wait_for(moved_in_y, 20, lambda: f"the arm moving along +y:\n{node.output}")
     assert len(moving) >= 10 and all(m["names"] == list(kin.arm_joints) for m in moving)
     d = kin.fk(moving[-1]["values"])[0] - p_home
     assert abs(d[0]) < 0.3 * d[1] and abs(d[2]) < 0.3 * d[1], d
-    assert received(peer, "gripper_commands")[-1]["values"] == [pytest.approx(kin.gripper_closed)]
+    if action:   # GripperCommand goal: [position, max_effort]
+        assert received(peer, "gripper_action")[-1]["values"][0] == pytest.approx(kin.gripper_closed)
+    else:
+        assert received(peer, "gripper_commands")[-1]["values"] == [pytest.approx(kin.gripper_closed)]
+    assert not received(peer, "follow_joint_trajectory/rejected")
     assert "NONFINITE" not in peer.output and node.p.poll() is None

@@ -4,10 +4,12 @@ base_sim.launch.xml starts the MuJoCo base with its forward camera (sim_base_nod
 base-Nav policy); `roboloop learn --init` trains on what the actor streams and sends weights back.
 
 One graph run checks, in order: /scan (LaserScan), /odom (Odometry) and the camera image arrive with the
-task's beams, frames and size; the learner finishes, with the person's transitions (and the policy's) in its
-store and its weights in the actor; the base obeyed /cmd_vel as a plain Twist (cmd_vel_stamped:=false) and
-drove; the lidar stop held for every command the base received, and fired; and when the actor is SIGKILLed
-the safety watchdog stops the base within its 200 ms timeout.
+task's beams, frames and size, and /tf (tf2_msgs/TFMessage, built into the venv from its upstream
+definition) carries odom -> base_link; the learner finishes, with the person's transitions (and the
+policy's) in its store and its weights in the actor; the base obeyed /cmd_vel as a plain Twist
+(cmd_vel_stamped:=false) and drove, /tf following it with the odometry's pose; the lidar stop held for
+every command the base received, and fired; and when the actor is SIGKILLed the safety watchdog stops the
+base within its 200 ms timeout.
 """
 import os
 import signal
@@ -21,6 +23,7 @@ from nav_msgs.msg import Odometry
 from rclpy.qos import qos_profile_sensor_data
 from sensor_msgs.msg import Image, LaserScan
 from std_msgs.msg import Bool
+from tf2_msgs.msg import TFMessage
 
 from .ros_helpers import PY, actor_stats, node_stats, wait_for
 from .test_actor_safety_dds import child_pid
@@ -59,7 +62,7 @@ def test_whole_loop_on_the_base_lidar_stop_and_watchdog(ros_node, spawn, base_ch
     from roboloop.policies.transport.store import TransitionStore
     from roboloop.policies.transport.wire import decode, record_to_frames
 
-    got = {"cmd": [], "actor": [], "scan": [], "odom": [], "image": [], "diag": [], "active": []}
+    got = {"cmd": [], "actor": [], "scan": [], "odom": [], "image": [], "diag": [], "active": [], "tf": []}
     subs = [  # noqa: F841  (kept referenced)
         ros_node.create_subscription(Twist, "/cmd_vel", lambda m: got["cmd"].append((time.monotonic(), m)), 50),
         ros_node.create_subscription(TwistStamped, "/actor/cmd_vel",
@@ -70,6 +73,7 @@ def test_whole_loop_on_the_base_lidar_stop_and_watchdog(ros_node, spawn, base_ch
         ros_node.create_subscription(Image, "/front/image_raw", got["image"].append, qos_profile_sensor_data),
         ros_node.create_subscription(DiagnosticArray, "/diagnostics", got["diag"].append, 50),
         ros_node.create_subscription(Bool, "/intervention/active", got["active"].append, 50),
+        ros_node.create_subscription(TFMessage, "/tf", got["tf"].append, 50),
     ]
     run = tmp_path / "learner"
     learner = spawn(PY, "-m", "roboloop.cli", "learn", "--init", base_checkpoint, "--bind", "tcp://127.0.0.1:*",
@@ -89,6 +93,8 @@ def test_whole_loop_on_the_base_lidar_stop_and_watchdog(ros_node, spawn, base_ch
     assert scan.angle_increment == pytest.approx(2 * np.pi / 36) and scan.header.frame_id == "base_scan"
     assert 0.18 < min(scan.ranges) <= 3.5
     assert (odom.header.frame_id, odom.child_frame_id) == ("odom", "base_link")
+    tf = wait_for(lambda: got["tf"] and got["tf"][-1].transforms, 10, f"/tf; launcher output:\n{launcher.output}")[0]
+    assert (tf.header.frame_id, tf.child_frame_id) == ("odom", "base_link")
     assert (image.height, image.width, image.encoding, image.header.frame_id) == (64, 64, "rgb8", "front_camera")
     assert np.ptp(np.frombuffer(bytes(image.data), np.uint8)) > 20, "the camera image is blank"
 
@@ -113,6 +119,23 @@ def test_whole_loop_on_the_base_lidar_stop_and_watchdog(ros_node, spawn, base_ch
     # The base obeyed the plain Twists and drove.
     xy = np.array([[o.pose.pose.position.x, o.pose.pose.position.y] for o in got["odom"]])
     assert np.linalg.norm(xy - xy[0], axis=1).max() > 0.2, "the base did not drive"
+
+    def same_tick():   # the newest /tf transform with an /odom message of the same tick
+        odoms = {(o.header.stamp.sec, o.header.stamp.nanosec): o.pose.pose for o in list(got["odom"])}
+        for m in reversed(list(got["tf"])):
+            t = m.transforms[0]
+            if (t.header.stamp.sec, t.header.stamp.nanosec) in odoms:
+                return t.transform, odoms[(t.header.stamp.sec, t.header.stamp.nanosec)]
+        return None
+
+    tf_pose, odom_pose = wait_for(same_tick, 5, "a /tf transform with the stamp of an /odom message")
+    assert np.allclose([tf_pose.translation.x, tf_pose.translation.y, tf_pose.rotation.z, tf_pose.rotation.w],
+                       [odom_pose.position.x, odom_pose.position.y, odom_pose.orientation.z, odom_pose.orientation.w],
+                       atol=1e-9), (tf_pose, odom_pose)
+    tf_xy = np.array([[m.transforms[0].transform.translation.x, m.transforms[0].transform.translation.y]
+                      for m in got["tf"]])
+    assert np.linalg.norm(tf_xy - tf_xy[0], axis=1).max() > 0.1, "/tf did not follow the base"
+
     # The lidar stop: no command that reached the base moved it toward a reading under stop_distance,
     # though the actor and the person asked for such motion (the safety node counted its stops).
     scans = [(t, np.asarray(m.ranges, float), m.angle_min + m.angle_increment * np.arange(len(m.ranges)))

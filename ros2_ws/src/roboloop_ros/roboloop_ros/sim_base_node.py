@@ -4,8 +4,9 @@ Publishes:
   scan                sensor_msgs/LaserScan        every tick, sensor-data QoS, frame `laser_frame`
   odom                nav_msgs/Odometry            wheel odometry (slip and noise included), `odom_frame` ->
                                                    `base_frame`
-  /tf                 tf2_msgs/TFMessage           odom -> base_frame (when tf2_msgs is installed; the PyPI
-                                                   ROS 2 wheels lack it, then the node says so and skips /tf)
+  /tf                 tf2_msgs/TFMessage           odom -> base_frame (next to the PyPI ROS 2 wheels, tf2_msgs
+                                                   is built by make install; without it the node says so and
+                                                   skips /tf)
   front/image_raw     sensor_msgs/Image rgb8       with the task option camera=true (sensor-data QoS)
   observation/state   std_msgs/Float32MultiArray   the task's state vector, published last in each tick
   success, failure    std_msgs/Bool                goal reached / collision, every tick
@@ -36,7 +37,7 @@ from roboloop_ros.node_main import declare_params, run_node
 try:
     from geometry_msgs.msg import TransformStamped
     from tf2_msgs.msg import TFMessage
-except ImportError:   # the PyPI ROS 2 wheels ship no tf2_msgs
+except ImportError:   # the PyPI ROS 2 wheels ship no tf2_msgs: ros2_ws/interfaces/build_interfaces.py builds it
     TFMessage = None
 
 
@@ -64,7 +65,9 @@ class SimBaseNode(Node):
         self.pub_odom = self.create_publisher(Odometry, "odom", 10)
         self.pub_tf = self.create_publisher(TFMessage, "/tf", 10) if TFMessage is not None else None
         if self.pub_tf is None:
-            self.get_logger().warning("tf2_msgs is not installed: /tf is not published (odom carries the pose)")
+            self.get_logger().warning("tf2_msgs is not installed (with the PyPI ROS 2 wheels: python "
+                                      "ros2_ws/interfaces/build_interfaces.py): /tf is not published "
+                                      "(odom carries the pose)")
         self.pub_image = self.create_publisher(Image, "front/image_raw", qos_profile_sensor_data) if self.camera else None
         self.pub_state = self.create_publisher(Float32MultiArray, "observation/state", 10)
         self.pub_success = self.create_publisher(Bool, "success", 10)
