@@ -22,6 +22,7 @@ import yaml
 
 from roboloop.checkpoint import Checkpoint, check_spec, load_checkpoint, save_checkpoint
 from roboloop.envs import env_spec, make_env, obs_layout
+from roboloop.policies.allocator import retain_freed_memory
 from roboloop.policies.actor import Actor
 from roboloop.policies.callbacks import CheckpointCallback, EvalCallback, ProgressCallback, TensorBoardCallback
 from roboloop.policies.config import TrainConfig, from_dict, to_dict
@@ -96,6 +97,7 @@ class Trainer:
                  eval_env: gym.Env | None = None):
         self.cfg, self.progress, self.log = cfg, progress, log
         torch.set_num_threads(cfg.torch_threads or os.cpu_count() or 1)
+        retain_freed_memory()   # an eager update otherwise page-faults on most of its tensors
         self.run_dir = Path(run_dir) if run_dir else Path(cfg.run_dir) / \
             f"{cfg.task}-s{cfg.seed}-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
         shared_eval = False

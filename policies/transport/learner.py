@@ -37,6 +37,7 @@ from zmq.utils.monitor import recv_monitor_message
 
 from roboloop.checkpoint import CheckpointError, check_spec, find_checkpoint, load_checkpoint, save_checkpoint
 from roboloop.envs import env_spec, make_env, obs_layout
+from roboloop.policies.allocator import retain_freed_memory
 from roboloop.policies.callbacks import (Callback, CheckpointCallback, EvalCallback, ProgressCallback,
                                          TensorBoardCallback)
 from roboloop.policies.config import TrainConfig, to_dict
@@ -102,6 +103,7 @@ class Learner:
         # 0 = leave one core to the actors: on a shared machine two OpenMP threads fighting an actor for
         # two cores run SAC updates ~3x slower than one thread does.
         torch.set_num_threads(cfg.torch_threads or max(1, (os.cpu_count() or 1) - 1))
+        retain_freed_memory()   # an eager update otherwise page-faults on most of its tensors
         if self.tcfg.learner_nice > 0:
             os.nice(self.tcfg.learner_nice)   # idle CPU still goes to the learner; a control loop goes first
         self.eval_env = make_env(cfg.task, cfg.env, cfg.wrappers, training=False, success=cfg.success)
