@@ -34,6 +34,20 @@ def actor_stats(diag) -> dict[str, str]:
     return node_stats(diag, "actor")
 
 
+def start_learner(spawn, checkpoint, run, steps: int, learning_starts: int, *overrides: str,
+                  bind_timeout: float = 120):
+    """`roboloop learn --init checkpoint` on loopback for `steps` env steps, CPU-cheap (no compile, no evals,
+    no demos): returns (its Proc, its endpoint) once it has bound. `overrides`: more config keys, key=value."""
+    sets = [f"learning_starts={learning_starts}", "demos=0", "eval_every=0", "eval_episodes=1",
+            "sac.compile=false", *overrides]
+    learner = spawn(PY, "-m", "roboloop.cli", "learn", "--init", str(checkpoint), "--bind", "tcp://127.0.0.1:*",
+                    "--out", str(run), "--steps", str(steps), "--no-progress",
+                    *[arg for kv in sets for arg in ("--set", kv)])
+    wait_for(lambda: (run / "learner.endpoint").exists(), bind_timeout,
+             lambda: f"the learner to bind:\n{learner.output}")
+    return learner, (run / "learner.endpoint").read_text().strip()
+
+
 class Proc:
     """A child process whose output is collected (for assertions and failure messages)."""
 

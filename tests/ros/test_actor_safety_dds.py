@@ -18,7 +18,7 @@ from geometry_msgs.msg import PoseStamped, TwistStamped
 from std_msgs.msg import Bool, Float32MultiArray, Int32
 from std_srvs.srv import Trigger
 
-from .ros_helpers import PY, actor_stats, wait_for
+from .ros_helpers import PY, actor_stats, start_learner, wait_for
 
 
 @pytest.fixture(scope="module")
@@ -229,12 +229,8 @@ def test_whole_loop_with_the_learner(ros_node, spawn, untrained_checkpoint, tmp_
     subs = [ros_node.create_subscription(Image, "/front/image_raw", images.append, qos_profile_sensor_data),  # noqa: F841
             ros_node.create_subscription(DiagnosticArray, "/diagnostics", diag.append, 50)]
     run = tmp_path / "learner"
-    learner = spawn(PY, "-m", "roboloop.cli", "learn", "--init", untrained_checkpoint, "--bind", "tcp://127.0.0.1:*",
-                    "--out", str(run), "--steps", "400", "--no-progress", "--set", "demos=0",
-                    "--set", "eval_every=0", "--set", "learning_starts=50", "--set", "transport.publish_every=5",
-                    "--set", "sac.compile=false")
-    wait_for(lambda: (run / "learner.endpoint").exists(), 60, f"the learner to bind:\n{learner.output}")
-    endpoint = (run / "learner.endpoint").read_text().strip()
+    learner, endpoint = start_learner(spawn, untrained_checkpoint, run, 400, 50, "transport.publish_every=5",
+                                      bind_timeout=60)
     launcher = spawn(PY, "-m", "roboloop.cli", "launch", "sim.launch.xml", f"checkpoint:={untrained_checkpoint}",
                      f"learner:={endpoint}", "env:=variant=heavy_cube", "scripted_person:=true",
                      "real_time_factor:=2.0")

@@ -25,7 +25,7 @@ from sensor_msgs.msg import Image, LaserScan
 from std_msgs.msg import Bool
 from tf2_msgs.msg import TFMessage
 
-from .ros_helpers import PY, actor_stats, node_stats, wait_for
+from .ros_helpers import PY, actor_stats, node_stats, start_learner, wait_for
 from .test_actor_safety_dds import child_pid
 
 STOP_DISTANCE = 0.4   # m; the lidar stop of this run (clutter and walls come closer than that, ahead or beside)
@@ -76,12 +76,7 @@ def test_whole_loop_on_the_base_lidar_stop_and_watchdog(ros_node, spawn, base_ch
         ros_node.create_subscription(TFMessage, "/tf", got["tf"].append, 50),
     ]
     run = tmp_path / "learner"
-    learner = spawn(PY, "-m", "roboloop.cli", "learn", "--init", base_checkpoint, "--bind", "tcp://127.0.0.1:*",
-                    "--out", str(run), "--steps", "60", "--no-progress", "--set", "demos=0",
-                    "--set", "eval_every=0", "--set", "eval_episodes=1", "--set", "learning_starts=40",
-                    "--set", "transport.publish_every=5", "--set", "sac.compile=false")
-    wait_for(lambda: (run / "learner.endpoint").exists(), 120, lambda: f"the learner to bind:\n{learner.output}")
-    endpoint = (run / "learner.endpoint").read_text().strip()
+    learner, endpoint = start_learner(spawn, base_checkpoint, run, 60, 40, "transport.publish_every=5")
     launcher = spawn(PY, "-m", "roboloop.cli", "launch", "base_sim.launch.xml", f"checkpoint:={base_checkpoint}",
                      f"learner:={endpoint}", "env:=camera=true", "cmd_vel_stamped:=false",
                      f"stop_distance:={STOP_DISTANCE}", "scripted_person:=true", "patience:=10",

@@ -17,7 +17,7 @@ from diagnostic_msgs.msg import DiagnosticArray
 from geometry_msgs.msg import Vector3
 from std_msgs.msg import String
 
-from .ros_helpers import PY, actor_stats, wait_for
+from .ros_helpers import PY, actor_stats, start_learner, wait_for
 
 
 def episodes(output: str) -> list[str]:
@@ -38,12 +38,9 @@ def test_success_button_and_a_knocked_off_cube_reach_the_learner_store(ros_node,
     button = ros_node.create_publisher(String, "/episode_event", 10)
     push = ros_node.create_publisher(Vector3, "/cube_push", 10)
     run = tmp_path / "learner"
-    learner = spawn(PY, "-m", "roboloop.cli", "learn", "--init", ckpt, "--bind", "tcp://127.0.0.1:*", "--out", str(run),
-                    "--steps", "100000", "--no-progress", "--set", "demos=0", "--set", "eval_every=0",
-                    "--set", "learning_starts=100000", "--set", "sac.compile=false")
-    wait_for(lambda: (run / "learner.endpoint").exists(), 60, f"the learner to bind:\n{learner.output}")
+    learner, endpoint = start_learner(spawn, ckpt, run, 100_000, 100_000, bind_timeout=60)
     launcher = spawn(PY, "-m", "roboloop.cli", "launch", "sim.launch.xml", f"checkpoint:={ckpt}",
-                     f"learner:={(run / 'learner.endpoint').read_text().strip()}", "task:=roboloop/PickCube-v0",
+                     f"learner:={endpoint}", "task:=roboloop/PickCube-v0",
                      "cameras:=false", "real_time_factor:=2.0")
     logs = lambda: f"{launcher.output[-3000:]}\n{learner.output[-2000:]}"  # noqa: E731
     wait_for(lambda: int(actor_stats(diag).get("steps", 0)) >= 3, 90, f"the actor stepping:\n{logs()}")

@@ -9,7 +9,7 @@ from diagnostic_msgs.msg import DiagnosticArray
 from geometry_msgs.msg import PoseStamped, TwistStamped
 from sensor_msgs.msg import JointState
 
-from .ros_helpers import PY, actor_stats, wait_for
+from .ros_helpers import PY, actor_stats, start_learner, wait_for
 
 SO101_JOINTS = ["shoulder_pan", "shoulder_lift", "elbow_flex", "wrist_flex", "wrist_roll", "gripper"]
 
@@ -31,12 +31,7 @@ def test_whole_loop_with_the_learner_on_the_so101_sim(ros_node, spawn, tmp_path)
         ros_node.create_subscription(DiagnosticArray, "/diagnostics", got["diag"].append, 50),
     ]
     run = tmp_path / "learner"
-    learner = spawn(PY, "-m", "roboloop.cli", "learn", "--init", ckpt, "--bind", "tcp://127.0.0.1:*",
-                    "--out", str(run), "--steps", "45", "--no-progress", "--set", "demos=0",
-                    "--set", "eval_every=0", "--set", "eval_episodes=1", "--set", "learning_starts=30",
-                    "--set", "transport.publish_every=5", "--set", "sac.compile=false")
-    wait_for(lambda: (run / "learner.endpoint").exists(), 120, f"the learner to bind:\n{learner.output}")
-    endpoint = (run / "learner.endpoint").read_text().strip()
+    learner, endpoint = start_learner(spawn, ckpt, run, 45, 30, "transport.publish_every=5")
     launcher = spawn(PY, "-m", "roboloop.cli", "launch", "sim.launch.xml", "robot:=so101", f"checkpoint:={ckpt}",
                      f"learner:={endpoint}", "cameras:=false", "scripted_person:=true", "patience:=5",
                      "real_time_factor:=2.0")
