@@ -317,6 +317,9 @@ def _cmd_launch(args: argparse.Namespace) -> int:
         return 0
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    # A shell without job control starts background commands with SIGINT ignored, and children inherit
+    # that: the launcher (and through it the nodes) would then never stop on Ctrl-C or a supervisor's SIGINT.
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
     launcher.start()
     try:
         return launcher.wait(stop)

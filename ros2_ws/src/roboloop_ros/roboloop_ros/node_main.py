@@ -33,8 +33,12 @@ def _serve(node_cls, args: list[str] | None, body) -> int:
     """Init rclpy, create `node_cls()`, run `body(node)` until shutdown, close cleanly; a construction or
     run error (ValueError, RuntimeError) exits 2 with its message."""
     rclpy.init(args=args)
-    # SIGTERM (what launchers send last) shuts down like Ctrl-C, so nodes run their `close()`.
-    signal.signal(signal.SIGTERM, lambda *_: rclpy.try_shutdown())
+    # SIGTERM (what launchers send last) shuts down like Ctrl-C, so nodes run their `close()`. Once only:
+    # a second SIGTERM landing inside the first shutdown would wait forever on the context's lock.
+    def on_sigterm(*_):
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        rclpy.try_shutdown()
+    signal.signal(signal.SIGTERM, on_sigterm)
     node = None
     try:
         node = node_cls()
