@@ -78,19 +78,26 @@ class KeypointBackbone(nn.Module):
         return out[0] if single else out
 
 
+def load_torch_file(path: Path, fmt: str, what: str, error: type[Exception], hint: str = "") -> dict:
+    """The dict saved by torch at `path` whose "format" is `fmt` (tensors only: weights_only); `error` naming
+    `what` the file should be when it is missing (with `hint`), unreadable, or of another format."""
+    if not path.is_file():
+        raise error(f"{what} {path} not found{hint}")
+    try:
+        blob = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # torch raises several types for a file that is not a torch save
+        raise error(f"{what} {path} cannot be read: {e}") from None
+    if not isinstance(blob, dict) or blob.get("format") != fmt:
+        raise error(f"format: {path} is not a roboloop {what} file (format {fmt!r})")
+    return blob
+
+
 def load_backbone(path: str | Path = "") -> KeypointBackbone:
     """The backbone with the weights at `path` ("" = the shipped ones); a file that is not a roboloop
     keypoint encoder is an EncoderWeightsError naming what is wrong."""
     path = Path(path) if path else SHIPPED_WEIGHTS
-    if not path.is_file():
-        raise EncoderWeightsError(f"encoder weights {path} not found"
-                                  + ("; re-create them with scripts/pretrain_encoder.py" if not str(path) else ""))
-    try:
-        blob = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # torch raises several types for a file that is not a torch save
-        raise EncoderWeightsError(f"encoder weights {path} cannot be read: {e}") from None
-    if not isinstance(blob, dict) or blob.get("format") != WEIGHTS_FORMAT:
-        raise EncoderWeightsError(f"{path} is not a roboloop encoder weights file (format {WEIGHTS_FORMAT!r})")
+    blob = load_torch_file(path, WEIGHTS_FORMAT, "encoder weights", EncoderWeightsError,
+                           "; re-create them with scripts/pretrain_encoder.py" if path == SHIPPED_WEIGHTS else "")
     backbone = KeypointBackbone(int(blob["meta"]["channels"]))
     try:
         backbone.load_state_dict(blob["backbone"], strict=True)

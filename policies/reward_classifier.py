@@ -34,7 +34,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from roboloop.policies.encoders import KeypointBackbone, backbone_sha256, load_backbone
+from roboloop.policies.encoders import KeypointBackbone, backbone_sha256, load_backbone, load_torch_file
 from roboloop.wrappers.reward import DetectorReward
 
 FORMAT = "roboloop-reward-classifier-v1"
@@ -163,14 +163,7 @@ def load_reward_classifier(path: str | Path, observation_space: Any = None,
     """The classifier saved at `path`, checked (see the module docstring). encoder_weights: the backbone to
     run (default: the one recorded in the file); observation_space: refuse it unless it has the cameras."""
     path = Path(path)
-    if not path.is_file():
-        raise ClassifierError(f"reward classifier {path} not found")
-    try:
-        blob = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # torch raises several types for a file that is not a torch save
-        raise ClassifierError(f"reward classifier {path} cannot be read: {e}") from None
-    if not isinstance(blob, dict) or blob.get("format") != FORMAT:
-        raise ClassifierError(f"format: {path} is not a roboloop reward classifier (format {FORMAT!r})")
+    blob = load_torch_file(path, FORMAT, "reward classifier", ClassifierError)
     meta = blob["meta"]
     for key in ("cameras", "image_shape", "encoder_sha256", "encoder_weights", "threshold", "hidden"):
         if key not in meta:
