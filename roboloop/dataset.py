@@ -56,28 +56,41 @@ def save_demos(path: str | Path, episodes: list[Episode], env_spec: dict) -> Pat
         success=np.array([e.success for e in episodes], bool),
         meta=np.array(json.dumps({"format": FORMAT, "version": VERSION, "env_spec": env_spec})),
     )
+    return write_npz(path, arrays)
+
+
+def write_npz(path: str | Path, arrays: dict[str, np.ndarray]) -> Path:
+    """`arrays` as a compressed .npz at `path`, written to a temporary name first: a crash mid-write never
+    leaves a half file under the real name."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp.npz")
     np.savez_compressed(tmp, **arrays)
-    tmp.replace(path)  # a crash mid-write never leaves a half file under the real name
+    tmp.replace(path)
     return path
 
 
-def load_demos(path: str | Path) -> tuple[list[Episode], dict]:
-    """(episodes, meta). Raises DatasetError naming what is wrong."""
+def read_npz(path: str | Path, what: str, error: type[Exception]) -> tuple[dict[str, np.ndarray], dict]:
+    """(arrays, meta) of a .npz with a JSON "meta" entry, read without pickle; `error` naming `what` the file
+    is when it is missing, unreadable or has no valid meta."""
     path = Path(path)
     if not path.is_file():
-        raise DatasetError(f"demo file {path} not found")
+        raise error(f"{what} {path} not found")
     try:
         with np.load(path, allow_pickle=False) as z:
             data = {k: z[k] for k in z.files}
     except (OSError, ValueError, zipfile.BadZipFile, EOFError) as e:
-        raise DatasetError(f"demo file {path} is not a readable .npz ({type(e).__name__}: {e})") from None
+        raise error(f"{what} {path} is not a readable .npz ({type(e).__name__}: {e})") from None
     try:
         meta = json.loads(str(data.pop("meta")))
     except (KeyError, json.JSONDecodeError):
-        raise DatasetError(f"demo file {path} has no valid 'meta' entry") from None
+        raise error(f"{what} {path} has no valid 'meta' entry") from None
+    return data, meta
+
+
+def load_demos(path: str | Path) -> tuple[list[Episode], dict]:
+    """(episodes, meta). Raises DatasetError naming what is wrong."""
+    data, meta = read_npz(path, "demo file", DatasetError)
     if meta.get("format") != FORMAT or meta.get("version") != VERSION:
         raise DatasetError(f"demo file {path}: format {meta.get('format')!r} v{meta.get('version')}, "
                            f"expected {FORMAT!r} v{VERSION}")

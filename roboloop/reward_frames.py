@@ -24,13 +24,13 @@ int64, meta (JSON: format, version, task, source, gap, cameras).
 from __future__ import annotations
 
 import json
-import zipfile
 from pathlib import Path
 from typing import Any, Callable
 
 import gymnasium as gym
 import numpy as np
 
+from roboloop.dataset import read_npz, write_npz
 from roboloop.envs import make_env, resolve_task
 
 FORMAT, VERSION = "roboloop-reward-frames", 1
@@ -132,27 +132,14 @@ def record_frames(task: str, source: str, episodes: int, seed: int = 0, env_kwar
 
 
 def save_frames(path: str | Path, data: dict[str, Any]) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     arrays = {f"frames.{c}": v for c, v in data["frames"].items()}
     arrays.update(label=data["label"], episode=data["episode"], meta=np.array(json.dumps(data["meta"])))
-    tmp = path.with_name(path.name + ".tmp.npz")
-    np.savez_compressed(tmp, **arrays)
-    tmp.replace(path)
-    return path
+    return write_npz(path, arrays)
 
 
 def load_frames(path: str | Path) -> dict[str, Any]:
     """A frames file as record_frames returns it; FramesError naming what is wrong."""
-    path = Path(path)
-    if not path.is_file():
-        raise FramesError(f"frames file {path} not found")
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            data = {k: z[k] for k in z.files}
-        meta = json.loads(str(data.pop("meta")))
-    except (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError) as e:
-        raise FramesError(f"frames file {path} is not a readable roboloop frames .npz ({type(e).__name__}: {e})") from None
+    data, meta = read_npz(path, "frames file", FramesError)
     if meta.get("format") != FORMAT:
         raise FramesError(f"{path} is not a roboloop frames file (format {meta.get('format')!r})")
     frames = {k.split(".", 1)[1]: v for k, v in data.items() if k.startswith("frames.")}
