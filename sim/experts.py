@@ -171,11 +171,12 @@ class LagAwarePickCubeExpert(PickCubeExpert):
 
 
 class QuadExpert(_Expert):
-    """The geometric hover controller (quadrotor.HoverController) on the noise-free state."""
+    """The geometric hover controller (quadrotor.HoverController.expert(): memoryless in the observation, so
+    a policy can imitate it) on the noise-free state."""
 
     def __init__(self, env, noise: float = 0.0, seed: int | None = None):
         super().__init__(env, noise, seed)
-        self.controller = HoverController(control_hz=self.env.control_hz)
+        self.controller = HoverController.expert(control_hz=self.env.control_hz)
 
     def reset(self) -> None:
         self.controller.reset()

@@ -207,3 +207,22 @@ def test_guided_start_and_integral_of_the_position_error():
         assert np.allclose(s[26:29], expected, atol=1e-5)
     assert s[2] > 0.3 and s[28] == pytest.approx(1.0)   # integrates the clipped error up to its own bound
     assert np.all(gym.make("roboloop/QuadHover-v0", guide_prob=1.0).unwrapped.reset(seed=3)[0]["state"][26:] == 0)
+
+
+def test_expert_controller_is_memoryless_and_holds_from_the_hover_benchmark_starts():
+    """The scripted demos' controller: its action is a function of the observation alone (a policy can
+    imitate it), and under the quadhover preset's randomization and sensor noise it is within 0.1 m of the
+    target for the last 10 s of 13 s flights (the hover benchmark's bar); the default gains are not."""
+    env = gym.make("roboloop/QuadHover-v0", episode_s=13.0, hold_s=10.0, mass_range=0.1, inertia_range=0.1,
+                   thrust_range=0.05, motor_tau_range=(0.12, 0.18), obs_noise=1.0)
+    expert = HoverController.expert()
+    obs, _ = env.reset(seed=7)
+    first = expert(obs)
+    for _ in range(50):
+        expert(env.step(expert(obs))[0])
+    assert np.array_equal(expert(obs), first)   # the same observation, after 50 other steps: the same action
+    seeds = range(300, 304)
+    assert all(run_episode(env, expert, s)[0]["is_success"] for s in seeds)
+    assert not all(run_episode(env, HoverController(), s)[0]["is_success"] for s in seeds)
+    with pytest.raises(ValueError, match="motor_lead"):
+        HoverController(motor_lead=0.5)
