@@ -51,6 +51,9 @@ import numpy as np
 os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1")
 EVAL_SEED = 900_000
 HOVER_EVAL = {"episode_s": 13.0, "hold_s": 10.0, "success_dist": 0.1, "guide_prob": 0.0}
+# roboloop+demos: RLPD with 50 episodes of the scripted controller (5 s each, 25,000 transitions), the actor
+# warm-started by 4,000 behaviour-cloning steps on them and kept near them by TD3+BC's term (--set overrides)
+DEMO_SETTINGS = ["demos=50", "demo_bc_updates=4000", "sac.bc_weight=3.0"]
 
 
 def hover_rate(policy, env, episodes: int) -> float:
@@ -96,23 +99,31 @@ class Curve:
         return None, None
 
 
-def run_roboloop(seed: int, args, demos: int = 0) -> tuple[Curve, float]:
+def run_roboloop(seed: int, args, demos: bool = False) -> tuple[Curve, float]:
     from roboloop.config import build_train_config
     from roboloop.envs import make_env
     from roboloop.policies.train_loop import Trainer
+    from roboloop.policies.training import Callback
+
+    class EvaluateAtStart(Callback):   # recorded, but never stops the run: RL goes on from there
+        def on_start(self, loop):
+            curve.record(loop.step, lambda: hover_rate(lambda o: loop.agent.act(o, deterministic=True), eval_env,
+                                                      args.eval_episodes))
 
     overrides = [f"eval_every={args.eval_every}", f"torch_threads={args.threads}", "checkpoint_every=10000000",
-                 f"stop_at_success={args.threshold}", f"demos={demos}", *args.set]
+                 f"stop_at_success={args.threshold}", *(DEMO_SETTINGS if demos else ["demos=0"]), *args.set]
     cfg = build_train_config("QuadHover", None, overrides, steps=args.steps, seed=seed)
     eval_env = make_env("QuadHover", {**cfg.env, **HOVER_EVAL}, training=False)
     curve = Curve(args.threshold)
     trainer = Trainer(cfg, run_dir=Path(args.out) / f"roboloop{'-demos' if demos else ''}-s{seed}",
-                      progress=False, log=lambda s: None)
+                      progress=False, log=(lambda s: print("    " + s, flush=True)) if demos else (lambda s: None))
     # the held-out 10 s hover evaluation replaces the preset's short one, timed apart from training
     ev = trainer.eval_cb
     ev.env, ev.episodes, ev.seed = eval_env, args.eval_episodes, EVAL_SEED
     evaluate_once = ev.evaluate
     ev.evaluate = lambda loop: _recorded(curve, loop.step, lambda: evaluate_once(loop))
+    if demos:   # the actor before any RL update (after the demos and the warm start): what RL starts from
+        trainer.loop.callbacks.append(EvaluateAtStart())
     curve.t0 = time.perf_counter()
     result = trainer.run()
     return curve, result.updates / max(result.wall_s - curve.eval_s, 1e-9)
@@ -197,7 +208,7 @@ def main() -> None:
     print(f"env steps/s (random actions, preset env): {wall:.0f} per wall second, {cpu:.0f} per CPU second")
     runners = {"roboloop": lambda s: run_roboloop(s, args), "sb3": lambda s: run_sb3(s, args),
                "sbx": lambda s: run_sb3(s, args, kind="sbx"),
-               "roboloop+demos": lambda s: run_roboloop(s, args, demos=20)}
+               "roboloop+demos": lambda s: run_roboloop(s, args, demos=True)}
     rows = {}
     for name in args.learners.split(","):
         rows[name] = []

@@ -34,6 +34,8 @@ class TrainConfig:
     demos: int = 0                      # scripted-expert demo episodes for RLPD (0 = plain SAC)
     demo_noise: float = 0.1             # Gaussian noise on the expert's actions, for diverse demos
     demo_file: str = ""                 # recorded demos (.npz, `roboloop record`) for the demo buffer
+    demo_bc_updates: int = 0            # behaviour-cloning steps of the actor on the demo buffer before the
+                                        # first RL update (a warm start; state-only tasks; 0 = none)
     teleop: str = ""                    # "", "gamepad", "keyboard" or "evdev": a person may intervene
     teleop_pad: str = "xbox"            # pad map: xbox, playstation, logitech_f310, logitech_f710 or a YAML path
     eval_every: int = 2_000             # env steps between evaluations (0 = only at the end)
@@ -52,7 +54,7 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         check_ranges(self, {"steps": (0, None), "learning_starts": (0, None), "replay_capacity": (1, None),
-                            "demos": (0, None), "demo_noise": (0.0, None), "eval_every": (0, None),
+                            "demos": (0, None), "demo_noise": (0.0, None), "demo_bc_updates": (0, None), "eval_every": (0, None),
                             "eval_episodes": (1, None), "checkpoint_every": (1, None), "stop_at_success": (0.0, 1.0),
                             "torch_threads": (0, None)})
 

@@ -154,10 +154,15 @@ def to_torch(batch: dict) -> dict:
 
 def sample_rlpd(online, demo, batch_size: int, rng) -> dict:
     """A numpy batch: RLPD's symmetric sampling, half from `online` and half from `demo` (all from
-    `online` when `demo` is None or empty)."""
+    `online` when `demo` is None or empty). Its "demo" entry (B,) float32 is 1 on the rows from `demo`."""
     if demo is None or demo.num_added == 0:
-        return online.sample(batch_size, rng)
-    return concat_batches(online.sample(batch_size - batch_size // 2, rng), demo.sample(batch_size // 2, rng))
+        batch = online.sample(batch_size, rng)
+        batch["demo"] = np.zeros(batch_size, np.float32)
+        return batch
+    n_demo = batch_size // 2
+    batch = concat_batches(online.sample(batch_size - n_demo, rng), demo.sample(n_demo, rng))
+    batch["demo"] = np.concatenate([np.zeros(batch_size - n_demo, np.float32), np.ones(n_demo, np.float32)])
+    return batch
 
 
 def concat_batches(a: dict, b: dict) -> dict:

@@ -3,7 +3,9 @@
     critic:  L_Q  = sum_e mean_b (Q_e(s, a) - y)^2,
              y    = r + gamma * (1 - terminated) * (min_{e in M} Q'_e(s', a') - alpha * log pi(a'|s')),
              a' ~ pi(.|s'), M a random subset of `num_min_critics` target members (REDQ).
-    actor:   L_pi = mean_b (alpha * log pi(a~|s) - mean_e Q_e(s, a~)),  a~ ~ pi(.|s) reparameterized.
+    actor:   L_pi = mean_b (alpha * log pi(a~|s) - mean_e Q_e(s, a~)),  a~ ~ pi(.|s) reparameterized,
+             + bc_weight * mean_b |Q| * mean_{b in demo} |tanh(mu(s)) - a|^2 when bc_weight > 0 (TD3+BC's
+             behaviour-cloning term, scaled by the Q magnitude so the weight is unitless, on the demo rows).
     alpha:   L_a  = -mean_b log_alpha * (log pi(a~|s) + H_target),      H_target = -|A| / 2 by default.
     targets: theta' <- (1 - tau) theta' + tau theta after every critic step.
 
@@ -57,6 +59,8 @@ class SACConfig:
     backup_entropy: bool = False          # subtract alpha * log pi in the TD target (off as in SERL: with
                                           # termination on success, an entropy bonus would reward long episodes)
     grad_clip_norm: float | None = 10.0   # None disables clipping
+    bc_weight: float = 0.0                # > 0: the actor also fits the demo rows' actions (TD3+BC's term,
+                                          # relative to the batch's mean |Q|); 0 = RLPD as published
     batch_size: int = 256                 # transitions per update (half from the demo buffer with RLPD)
     utd_ratio: int = 1                    # critic updates per environment step
     image_feature_dim: int = 50           # features per camera out of the image encoder (either kind)
@@ -80,6 +84,7 @@ class SACConfig:
                             "num_min_critics": (1, self.num_critics), "gamma": (0.0, 1.0), "tau": (0.0, 1.0),
                             "actor_lr": (0.0, None), "critic_lr": (0.0, None), "temperature_lr": (0.0, None),
                             "init_temperature": (0.0, None), "grad_clip_norm": (0.0, None), "batch_size": (1, None),
+                            "bc_weight": (0.0, None),
                             "utd_ratio": (1, None), "image_feature_dim": (1, None), "image_channels": (1, None),
                             "image_aug_pad": (0, None)},
                      open_low=("tau", "actor_lr", "critic_lr", "temperature_lr", "init_temperature", "grad_clip_norm"))
@@ -178,12 +183,16 @@ class SAC(nn.Module):
         return self._actor_step(feat, torch.randn(feat.shape[0], self.act_dim))
 
     def update(self, batches: list[dict]) -> dict[str, torch.Tensor]:
-        """`utd_ratio` critic steps (one per batch), then one actor/temperature step on the last batch."""
+        """`utd_ratio` critic steps (one per batch), then one actor/temperature step on the last batch.
+        A batch's optional "demo" (B,) float marks its demo rows (the behaviour-cloning term's)."""
         for batch in batches[:-1]:
             self.update_critic(batch)
-        critic_inputs = self._critic_inputs(batches[-1])
+        last = batches[-1]
+        critic_inputs = self._critic_inputs(last)
+        demo = last.get("demo")
+        demo = torch.zeros(last["action"].shape[0]) if demo is None else demo.float()
         # The last critic step and the actor step run as one graph: one call instead of two.
-        return self._update_step(*critic_inputs, torch.randn(batches[-1]["action"].shape))
+        return self._update_step(*critic_inputs, torch.randn(last["action"].shape), demo)
 
     def _critic_inputs(self, batch: dict) -> tuple:
         """The critic step's arguments, with its random numbers drawn here, outside any compiled graph."""
@@ -195,9 +204,9 @@ class SAC(nn.Module):
         return (obs, batch["action"], batch["reward"], batch["terminated"], next_obs,
                 torch.randn(batch["action"].shape), subset)
 
-    def _update_step_eager(self, obs, action, reward, terminated, next_obs, next_eps, subset, actor_eps):
+    def _update_step_eager(self, obs, action, reward, terminated, next_obs, next_eps, subset, actor_eps, demo):
         info = self._critic_step_eager(obs, action, reward, terminated, next_obs, next_eps, subset)
-        info.update(self._actor_step_eager(info.pop("feat"), actor_eps))
+        info.update(self._actor_step_eager(info.pop("feat"), actor_eps, action, demo))
         return info
 
     def _critic_step_eager(self, obs, action, reward, terminated, next_obs, next_eps, subset):
@@ -222,13 +231,19 @@ class SAC(nn.Module):
         torch._foreach_lerp_(self._target, self._online, cfg.tau)
         return {"critic_loss": loss.detach(), "q": q.detach().mean(), "feat": feat.detach()}
 
-    def _actor_step_eager(self, feat, eps):
+    def _actor_step_eager(self, feat, eps, demo_action=None, demo=None):
         alpha = self.alpha
+        bc_weight = self.cfg.bc_weight if demo is not None else 0.0
 
         def actor_loss(params):
-            a, logp = tanh_gaussian_sample(*functional_call(self.actor, params, (feat,)), eps)
+            mu, log_std = functional_call(self.actor, params, (feat,))
+            a, logp = tanh_gaussian_sample(mu, log_std, eps)
             q_pi = self.critic(feat, a).mean(dim=0)  # the critic is a fixed function here
-            return (alpha * logp - q_pi).mean(), logp
+            loss = (alpha * logp - q_pi).mean()
+            if bc_weight > 0:
+                bc = ((torch.tanh(mu) - demo_action).square().sum(-1) * demo).sum() / demo.sum().clamp(min=1.0)
+                loss = loss + bc_weight * q_pi.abs().mean().detach() * bc
+            return loss, logp
 
         grads, (loss, logp) = grad_and_value(actor_loss, has_aux=True)(self._actor_params)
         self.actor_opt.step(list(grads.values()))

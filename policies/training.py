@@ -14,6 +14,8 @@ reached stop_at_success.
 
 Buffers (RLPD): `online` holds every transition; `demo` holds scripted-expert demos (`demos`), recorded
 demos (`demo_file`) and every step a person drove (interventions), and half of each batch comes from it.
+Optionally the actor is warm-started by behaviour cloning on the demo buffer (`demo_bc_updates`) and keeps
+a behaviour-cloning term on the demo rows (`sac.bc_weight`, policies/sac.py).
 """
 from __future__ import annotations
 
@@ -27,6 +29,7 @@ from tqdm import tqdm
 
 from roboloop.checkpoint import Checkpoint, CheckpointError, SpecMismatchError, check_spec
 from roboloop.policies.config import TrainConfig
+from roboloop.policies.distill import distill_actor
 from roboloop.policies.encoders import replay_storage
 from roboloop.policies.evaluate import EvalResult
 from roboloop.policies.replay import ReplayBuffer, sample_rlpd, to_torch
@@ -149,6 +152,7 @@ class TrainingLoop:
                      if demo_capacity else None)
         self._demo_open = False    # the last step went to the demo buffer and its episode goes on
         self.prior_demos = False   # the demo buffer came with a prior run (init): no demos are collected
+        self.prior_networks = False   # the networks came with a prior run (init): no behaviour-cloning warm start
         self.step = self.episode = self.updates = 0
         self.evals: list[tuple[int, float]] = []       # (step, eval success rate)
         self.intervention_rates: list[tuple[int, float]] = []   # (step, share of the episode a person drove)
@@ -172,6 +176,23 @@ class TrainingLoop:
             n = add_to_buffer(self.demo_episodes, self.demo)
             self.log(f"loaded {len(self.demo_episodes)} recorded demos ({n} transitions) from {self.cfg.demo_file}")
 
+    def clone_demos(self) -> None:
+        """`demo_bc_updates` behaviour-cloning steps of a fresh actor on the demo buffer's (state, action)
+        pairs, before any RL update (not on resume, not over a prior run's networks)."""
+        n = self.cfg.demo_bc_updates
+        if not n or self.updates > 0 or self.prior_networks or self.demo is None or self.demo.num_added == 0:
+            return
+        demo = self.demo
+        if set(demo.obs) != {"state"}:
+            raise ValueError(f"demo_bc_updates clones state-only actors; this task's observation has "
+                             f"{sorted(demo.obs)}: set demo_bc_updates: 0")
+        valid = demo.is_start[:demo.filled]   # slots whose transition was stored (not a final next obs)
+        states, actions = demo.obs["state"][:demo.filled][valid], demo.action[:demo.filled][valid]
+        fit = distill_actor(self.agent, states.astype(np.float32), actions, updates=n,
+                            batch_size=self.cfg.sac.batch_size, seed=self.cfg.seed)
+        self.log(f"actor warm start: {n} behaviour-cloning steps on {len(states)} demo transitions "
+                 f"(mse {fit.final_mse:.4f})")
+
     def add(self, obs, action, reward: float, next_obs, terminated: bool, truncated: bool,
             intervened: bool = False) -> None:
         """One env step: into the online buffer, and into the demo buffer when a person drove it."""
@@ -190,6 +211,7 @@ class TrainingLoop:
         check_spec(ckpt.meta["env_spec"], self.spec)
         counts = load_prior(ckpt, self.agent, self.online, self.demo, networks)
         self.prior_demos = counts.get("demo", 0) > 0
+        self.prior_networks = networks
         return counts
 
     # -------------------------------------------------------------------------------- learning
@@ -229,6 +251,7 @@ class TrainingLoop:
     def run(self, source: ExperienceSource) -> EvalResult:
         """Train until `steps` (see the module docstring); returns the final evaluation."""
         self.fill_demos()
+        self.clone_demos()
         for cb in self.callbacks:
             cb.on_start(self)
         while True:

@@ -175,7 +175,7 @@ class HoverController:
         benchmark's starts (0.3 m, 0.5 m/s, 0.5 rad) it is within 0.1 m in under 2 s under the quadhover
         preset's randomization and sensor noise (the default gains settle in 3-5 s)."""
         return cls(kp=12.0, kd=7.0, ki=3.0, kr=150.0, kw=25.0, control_hz=control_hz, observed_integral=True,
-                   motor_lead=6.0)
+                   motor_lead=3.0)
 
     def reset(self) -> None:
         self.integral = np.zeros(3)

@@ -78,3 +78,33 @@ def test_temperature_rises_when_entropy_is_below_target():
     for _ in range(5):
         agent.update_actor_and_temperature(torch.randn(32, 2))
     assert float(agent.alpha.detach()) > a0
+
+
+def test_bc_weight_pulls_the_actor_to_the_demo_rows_actions_only():
+    """With bc_weight the actor's mean action moves to the actions of the rows marked as demo (and not to the
+    others'); without it, or with no row marked, the same updates leave it far from them."""
+    b, target = 64, torch.tensor([0.6, -0.4])
+
+    def batch(mark_demo: bool):
+        gen = torch.Generator().manual_seed(1)
+        action = torch.rand(b, 2, generator=gen) * 2 - 1
+        action[b // 2:] = target
+        demo = torch.zeros(b)
+        if mark_demo:
+            demo[b // 2:] = 1.0
+        return {"obs": {"state": torch.randn(b, 3, generator=gen)}, "next_obs": {"state": torch.randn(b, 3, generator=gen)},
+                "action": action, "reward": torch.ones(b), "terminated": torch.zeros(b), "demo": demo}
+
+    def distance(bc_weight: float, mark_demo: bool) -> float:
+        torch.manual_seed(0)
+        agent = SAC({"state": (3,)}, 2, SACConfig(compile=False, hidden_dims=(32, 32), bc_weight=bc_weight))
+        data = batch(mark_demo)
+        for _ in range(100):
+            agent.update([data])
+        demo_obs = data["obs"]["state"][b // 2:]
+        with torch.no_grad():
+            mean_action = torch.tanh(agent.actor(agent.encoder({"state": demo_obs}))[0])
+        return float((mean_action - target).norm(dim=-1).mean())
+
+    assert distance(10.0, True) < 0.25
+    assert distance(0.0, True) > 0.5 and distance(10.0, False) > 0.5

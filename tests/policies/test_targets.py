@@ -102,8 +102,10 @@ def test_rlpd_batches_are_half_online_half_demo(batch_size):
     online, demo = filled(0.0, 300), filled(1.0, 40)     # reward tells the source apart
     rng = np.random.default_rng(0)
     for _ in range(5):
-        rewards = sample_rlpd(online, demo, batch_size, rng)["reward"]
+        batch = sample_rlpd(online, demo, batch_size, rng)
+        rewards = batch["reward"]
         assert rewards.shape == (batch_size,)
+        assert np.array_equal(batch["demo"], rewards)   # the demo mask marks exactly the demo rows
         n_demo = batch_size // 2
         assert np.all(rewards[: batch_size - n_demo] == 0.0) and np.all(rewards[batch_size - n_demo:] == 1.0)
     # a demo buffer 7.5x smaller still fills half the batch: sampling is per buffer, not over the union
@@ -116,4 +118,4 @@ def test_rlpd_without_demos_samples_online_only():
     rng = np.random.default_rng(1)
     for demo in (None, empty):
         batch = sample_rlpd(online, demo, 64, rng)
-        assert batch["reward"].shape == (64,) and np.all(batch["reward"] == 0.0)
+        assert batch["reward"].shape == (64,) and np.all(batch["reward"] == 0.0) and not batch["demo"].any()
