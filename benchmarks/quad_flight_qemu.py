@@ -16,14 +16,17 @@ Instructions per inference: QEMU -icount shift=0 counts instructions, not cycles
 MCUBridge.bench). At one cycle per instruction and 168 MHz they convert to a lower bound on the time per
 inference, printed against RLtools' published 293 microseconds for its 64x64 actor on the Crazyflie.
 
-Measured for the 60,000-step roboloop checkpoint of benchmarks/quad_hover.py (seed 0; it does not hover
-by the 0.1 m bar), 10 held-out starts:
+Measured for the seed-0 roboloop+demos checkpoint of benchmarks/quad_hover.py (RLPD from the scripted
+controller's demos, hovered at 5,000 steps), 10 held-out starts:
 
-| actor | hovered | mean error last 10 s (m) | max |a - PyTorch a| | policy flash/RAM B | instructions/inference |
-|---|---|---|---|---|---|
-| PyTorch | 0/10 | 0.196 | 0 | - | - |
-| float32 C | 0/10 | 0.196 | 2.6e-6 | 26,188 / 512 | 13,205 (79 us at 168 MHz, 1 instr/cycle) |
-| int8 C | 0/10 | 0.198 | 0.13 | 9,012 / 640 | 18,432 (110 us) |
+| actor | hovered | mean error last 10 s (m) | worst error (m) | max |a - PyTorch a| | policy flash/RAM B | instructions/inference |
+|---|---|---|---|---|---|---|
+| PyTorch | 9/10 | 0.026 | 0.125 | 0 | - | - |
+| float32 C | 9/10 | 0.026 | 0.125 | 2.7e-7 | 26,188 / 512 | 13,205 (79 us at 168 MHz, 1 instr/cycle) |
+| int8 C | 9/10 | 0.026 | 0.127 | 1.0e-2 | 9,012 / 640 | 18,431 (110 us) |
+
+An earlier 60,000-step plain-SAC checkpoint (no hover) flew alike on all three (0/10, mean error 0.196 m
+in PyTorch and float32 C, 0.198 m in int8 C; int8 actions within 0.13).
 
 Tolerance (TOLERANCE, printed): float32 actions within 1e-4 of PyTorch's and its mean error within 1e-3 m;
 int8 actions within 0.25 and its mean error within 0.02 m. Both held here. Both are well under RLtools' 293 us, as lower bounds (instructions).
