@@ -29,7 +29,7 @@ from tqdm import tqdm
 
 from roboloop.checkpoint import Checkpoint, CheckpointError, SpecMismatchError, check_spec
 from roboloop.policies.config import TrainConfig
-from roboloop.policies.distill import distill_actor
+from roboloop.policies.behaviour_cloning import distill_actor
 from roboloop.policies.encoders import replay_storage
 from roboloop.policies.evaluate import EvalResult
 from roboloop.policies.replay import ReplayBuffer, sample_rlpd, to_torch
