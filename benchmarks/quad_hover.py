@@ -35,15 +35,16 @@ the learners), float32, one thread, budget 30,000 steps evaluated every 10,000:
         training s IQM 184 [170, 199]; 153 updates/s; final hover rate 0.00
     --seeds 1 --steps 60000 --learners roboloop:      hovered 0/1 at 10k, 20k, ... 60k; 606 s; 96 updates/s
 
-    --seeds 3 --steps 20000 --eval-every 5000 --learners roboloop+demos (load 6-9):
-        hovered 2/3; steps IQM 13333 [5000, 20000]; training s IQM 300 [65, 499]; 43 updates/s (incl. the demos
-        and cloning); final hover rate 0.80 [0.70, 0.90]. Per seed, hover rate at steps 0 / 5k / 10k / 15k / 20k:
-        seed 0 0.6 / 0.9 (hovered at 5,000 steps, 65 s); seed 1 0.5 / 0.5 / 0.6 / 0.8 (hovered at 15,000, 499 s);
-        seed 2 0.4 / 0.6 / 0.6 / 0.7 / 0.7 (not by 20,000).
+    --seeds 3 --eval-every 5000 --learners roboloop+demos (load 4-9): hovered 3/3; steps IQM 15000
+        [5000, 25000]; training s IQM 154 [114, 195]; 94 updates/s (incl. the demos and cloning); final hover
+        rate 0.83 [0.80, 0.90]. Per seed, hover rate at steps 0 / 5k / 10k / 15k / 20k / 25k: seed 0 0.6 / 0.9
+        (hovered at 5,000 steps, 195 s, of which 102 s for the demos and cloning under load 9); seed 1 0.5 /
+        0.5 / 0.6 / 0.8 (15,000, 114 s); seed 2 0.4 / 0.6 / 0.6 / 0.7 / 0.7 / 0.8 (25,000, 152 s). With
+        --steps 20000 the same curves, so 2/3.
 
 Plain SAC (any of the three) does not reach the 0.1 m / 10 s bar within these budgets; with the scripted
-controller's demos roboloop does in 2 of 3 seeds, and RL adds to what cloning alone gives (0.4-0.6 at step
-0, 0.7-0.9 after RL). A one-seed probe of RLPD with 20 demos and neither behaviour-cloning option stayed at
+controller's demos roboloop does in 3 of 3 seeds within the same 30,000 steps, and RL adds to what cloning
+alone gives (0.4-0.6 at step 0, 0.8-0.9 after RL). A one-seed probe of RLPD with 20 demos and neither behaviour-cloning option stayed at
 0/10 through 20,000 steps (its actor crashed within 1-7 s), so the cloning is what makes the demos count. On the seed-0 roboloop policy after
 30,000 steps, 3 of 10 held-out starts flew the full 13 s with a mean error under 0.05 m per axis over
 the last 10 s (the integral observation removes the steady-state offset) but with excursions of
