@@ -25,6 +25,9 @@ controller's demos, hovered at 5,000 steps), 10 held-out starts:
 | float32 C | 9/10 | 0.026 | 0.125 | 2.7e-7 | 26,188 / 512 | 13,205 (79 us at 168 MHz, 1 instr/cycle) |
 | int8 C | 9/10 | 0.026 | 0.127 | 1.0e-2 | 9,012 / 640 | 18,431 (110 us) |
 
+The seed-2 checkpoint (hovered at 25,000 steps): PyTorch 8/10, float32 C 8/10 (actions within 6.0e-7),
+int8 C 9/10 (within 0.052), mean error 0.072 m for all three (one start crashed in each).
+
 An earlier 60,000-step plain-SAC checkpoint (no hover) flew alike on all three (0/10, mean error 0.196 m
 in PyTorch and float32 C, 0.198 m in int8 C; int8 actions within 0.13).
 
