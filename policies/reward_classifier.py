@@ -281,6 +281,8 @@ def train_classifier(frames: Mapping[str, np.ndarray], labels: np.ndarray, episo
         raise ValueError(f"cameras {cameras} have different frame shapes {sorted(shapes)}")
     if labels.all() or not labels.any():
         raise ValueError(f"need both success and failure frames, got {int(labels.sum())} of {labels.size} successes")
+    if folds < 1:
+        raise ValueError(f"folds: need 1 (one held-out share) or more folds, got {folds}")
     outs = fold_episodes(episodes, folds, seed) if folds > 1 else [split_episodes(episodes, held_out, seed)[1]]
     for out in outs:
         if not labels[~out].any() or labels[~out].all():
@@ -300,7 +302,8 @@ def train_classifier(frames: Mapping[str, np.ndarray], labels: np.ndarray, episo
     clf.metrics = {"held_out": m.as_dict(), "held_out_episodes": int(len(np.unique(episodes[test]))),
                    "folds": int(folds), "train_frames": int((~outs[0]).sum()), "train_loss": float(np.mean(losses))}
     how = f"{folds}-fold out-of-fold" if folds > 1 else "held-out"
-    log(f"trained {len(outs)} head(s) on {labels.size} frames ({int(labels.sum())} success); threshold "
+    fitted = np.ones(labels.size, bool) if folds > 1 else ~outs[0]   # the frames some head fitted
+    log(f"trained {len(outs)} head(s) on {int(fitted.sum())} frames ({int(labels[fitted].sum())} success); threshold "
         f"{clf.threshold:.3f} chosen on {m.frames} {how} frames ({m.positives} success): precision "
         f"{m.precision:.3f}, recall {m.recall:.3f}")
     return clf.eval()

@@ -115,12 +115,13 @@ def record_frames(task: str, source: str, episodes: int, seed: int = 0, env_kwar
         if source == "expert" and steps:   # room to keep recording a success reached near the episode limit
             kwargs.setdefault("max_episode_steps", steps + after_success)
         env = make_env(task, kwargs, training=False)
-    if gap:
-        apply_gap(env, gap)
     look = None
-    if randomize > 0:
+    if randomize > 0:   # the look applies the gap itself: ArmPhysics takes the model it finds as nominal
         from roboloop.sim.tasks import gap_physics
         look = SceneLook(env, gap_physics(gap)[0] if gap else None)
+        look.apply(None)
+    elif gap:
+        apply_gap(env, gap)
     cams = camera_keys(env.observation_space)
     if not cams:
         raise ValueError(f"task {task!r} has no cameras (observation keys {list(env.observation_space.spaces)})")

@@ -98,8 +98,9 @@ def test_folds_choose_the_threshold_on_out_of_fold_probabilities_and_the_ensembl
                 "mean": one.mean, "std": one.std}, tmp_path / "one.pt")
     np.testing.assert_allclose(load_reward_classifier(tmp_path / "one.pt").probabilities_from_features(feats),
                                torch.sigmoid(one(torch.as_tensor(feats))).numpy(), atol=1e-6)
-    with pytest.raises(ValueError, match="folds"):
-        train_classifier(frames, labels, episodes, folds=6, log=lambda s: None)
+    for folds in (0, 6):   # no fold at all; more folds than episodes
+        with pytest.raises(ValueError, match="folds"):
+            train_classifier(frames, labels, episodes, folds=folds, log=lambda s: None)
 
 
 def test_randomized_looks_move_the_cameras_within_their_bounds_around_the_gap():
