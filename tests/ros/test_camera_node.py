@@ -33,8 +33,9 @@ def test_video_file_and_missing_device(ros_node, spawn, tmp_path):
     reds = [np.frombuffer(bytes(m.data), np.uint8).reshape(48, 64, 3)[..., 0].mean() for m in images[:12]]
     assert max(reds) > 180 and min(reds) < 20  # the file's frames, looping
     n, t = len(images), time.monotonic()
-    time.sleep(1.0)
-    assert 12 <= (len(images) - n) / (time.monotonic() - t) <= 24  # ~rate_hz
+    time.sleep(2.0)
+    rate = (len(images) - n) / (time.monotonic() - t)
+    assert 8 <= rate <= 24, rate  # ~rate_hz: paced, never free-running; a loaded machine may lag
 
     def gone_error():
         return [d.status[0] for d in diags if d.status[0].name == "camera/gone"

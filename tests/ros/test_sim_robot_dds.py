@@ -41,11 +41,12 @@ def test_launch_sim_robot_over_dds(ros_node, spawn):
     assert len(img.data) == 128 * 128 * 3 and len(set(bytes(img.data))) > 10  # a rendered scene
     assert not got["success"][-1].data
 
-    # Real time: 20 Hz control -> ~20 joint states per second of wall time.
+    # Real time: 20 Hz control -> ~20 joint states per second of wall time, never more (a sim that
+    # free-runs would show hundreds); a loaded machine may fall behind, so the floor is loose.
     n0, t0 = len(got["joints"]), time.monotonic()
-    time.sleep(2.0)
+    time.sleep(3.0)
     rate = (len(got["joints"]) - n0) / (time.monotonic() - t0)
-    assert 15 <= rate <= 22, rate
+    assert 10 <= rate <= 22, rate
 
     def ee_x():
         p = got["pose"][-1].pose.position
