@@ -1,13 +1,13 @@
 """Learning on real arms: Reach and PickCube on the SO-101 and Panda sims, evaluated on held-out seeds.
 
-Each arm task trains with its task's shipped preset (Reach: dense reward; PickCube: RLPD from scripted
+Each arm task trains with its task's shipped preset (Reach: dense reward; PickCube: RLPD from 30 scripted
 demos, sparse reward) through `roboloop.bench`, which evaluates the deterministic policy on held-out
 episode seeds every `--eval-every` steps and never stops a run on those evaluations. Prints, per arm
 task, the final held-out success, the best one and the first step at which it reached the bar
 (Reach 0.9, PickCube 0.8), with the wall minutes and the machine's load average.
 
     python benchmarks/arms_learning.py [--arms so101 panda] [--tasks Reach PickCube] [--seeds 1]
-        [--reach-steps 6000] [--pick-steps 20000] [--eval-every N] [--out bench/arms] [--set KEY=VALUE]
+        [--reach-steps 6000] [--pick-steps 40000] [--eval-every N] [--out bench/arms] [--set KEY=VALUE]
 
 A bench folder left by an interrupted run is continued (finished seeds are kept).
 """
@@ -30,7 +30,7 @@ def main() -> None:
     p.add_argument("--tasks", nargs="+", default=["Reach", "PickCube"], choices=sorted(BAR))
     p.add_argument("--seeds", type=int, default=1)
     p.add_argument("--reach-steps", type=int, default=6000)
-    p.add_argument("--pick-steps", type=int, default=20000)
+    p.add_argument("--pick-steps", type=int, default=40000)
     p.add_argument("--eval-every", type=int, default=0, help="env steps between evaluations (0: a quarter of the run)")
     p.add_argument("--eval-episodes", type=int, default=20)
     p.add_argument("--out", default="bench/arms")

@@ -269,7 +269,8 @@ def _cmd_classifier(args: argparse.Namespace) -> int:
     from roboloop.reward_frames import load_frames, merge_frames, record_frames, save_frames
     if args.classifier_command == "record":
         data = record_frames(args.task, args.input, args.episodes, seed=args.seed,
-                             env_kwargs=_parse_env_options(args.env), gap=args.gap, after_success=args.after_success,
+                             env_kwargs=_parse_env_options(args.env), gap=args.gap, randomize=args.randomize,
+                             after_success=args.after_success,
                              pad=args.pad)
         path = save_frames(args.out, data)
         print(f"saved {len(data['label'])} frames of {args.episodes} episodes ({int(data['label'].sum())} success) "
@@ -280,7 +281,7 @@ def _cmd_classifier(args: argparse.Namespace) -> int:
         data = merge_frames([load_frames(f) for f in args.frames])
         clf = train_classifier(data["frames"], data["label"], data["episode"],
                                cameras=args.cameras.split(",") if args.cameras else None,
-                               encoder_weights=args.encoder_weights, held_out=args.held_out,
+                               encoder_weights=args.encoder_weights, folds=args.folds, held_out=args.held_out,
                                min_precision=args.min_precision, seed=args.seed)
         clf.info = {"frames": [str(f) for f in args.frames], "task": data["meta"].get("task"),
                     "source": data["meta"].get("source")}
@@ -444,6 +445,9 @@ def build_parser() -> argparse.ArgumentParser:
     cr.add_argument("--episodes", type=int, default=20, help="episodes to record (default 20)")
     cr.add_argument("--seed", type=int, default=0, help="seed of the first episode")
     cr.add_argument("--gap", default="", help="sim only: a reality-gap variant's scene changes, e.g. shifted_camera")
+    cr.add_argument("--randomize", type=float, default=0.0, metavar="SHARE",
+                    help="sim only: share of the episodes (0-1) with randomized camera poses, zoom and lighting, "
+                    "so a classifier tolerates cameras placed differently (default 0)")
     cr.add_argument("--after-success", type=int, default=10,
                     help="expert: steps to keep recording after the task succeeds (default 10)")
     cr.add_argument("--env", action="append", default=[], metavar="KEY=VALUE", help="task option, e.g. image_size=96")
@@ -453,9 +457,13 @@ def build_parser() -> argparse.ArgumentParser:
     ct.add_argument("--out", required=True, help="classifier file to write (.pt)")
     ct.add_argument("--cameras", default="", help="comma-separated cameras to read (default: all recorded)")
     ct.add_argument("--encoder-weights", default="", help="backbone weights (.pt; default: the shipped encoder)")
-    ct.add_argument("--held-out", type=float, default=0.3, help="share of the episodes held out (default 0.3)")
-    ct.add_argument("--min-precision", type=float, default=0.95,
-                    help="held-out precision the threshold must reach (default 0.95)")
+    ct.add_argument("--folds", type=int, default=5,
+                    help="an ensemble of this many heads, each holding out one group of episodes; the threshold "
+                    "is chosen on their out-of-fold probabilities (default 5; 1: one head and --held-out)")
+    ct.add_argument("--held-out", type=float, default=0.3,
+                    help="with --folds 1: share of the episodes held out for the threshold (default 0.3)")
+    ct.add_argument("--min-precision", type=float, default=0.98,
+                    help="held-out precision the threshold must reach (default 0.98)")
     ct.add_argument("--seed", type=int, default=0, help="seed of the split and of the training")
     ce = cs.add_parser("eval", help="precision and recall of a classifier on recorded frames")
     ce.add_argument("classifier", help="classifier file (.pt)")

@@ -18,8 +18,14 @@ Every frame of an episode (the reset's and each step's) is kept with its label:
 `gap` (sim only) applies a reality-gap variant's physics and camera changes (roboloop.sim.tasks.
 GAP_VARIANTS, e.g. `shifted_camera`) to the task's scene, to measure a classifier under that gap.
 
+`randomize` (sim only) is the share of episodes recorded with a randomized look (SceneLook), so that a
+classifier trained on them tolerates a camera that is not exactly where the sim puts it: per episode,
+each camera moved by U(-s, s) per axis and its field of view changed by U(-f, f) degrees (front camera
+s = 5 cm, f = 8 deg; wrist camera 1 cm, 3 deg), and every light's intensity scaled by U(0.6, 1.4).
+With a gap too, the randomization is added on top of the gap's changes.
+
 File (.npz, loaded without pickle): frames.<camera> (N, H, W, 3) uint8, label (N,) bool, episode (N,)
-int64, meta (JSON: format, version, task, source, gap, cameras).
+int64, meta (JSON: format, version, task, source, gap, randomize, cameras).
 """
 from __future__ import annotations
 
@@ -45,31 +51,76 @@ def camera_keys(space: Any) -> list[str]:
     return [k for k, s in space.spaces.items() if len(s.shape) == 3 and s.shape[-1] == 3]
 
 
+def _arm_physics(env, what: str):
+    from roboloop.sim.physics import ArmPhysics
+    base = env.unwrapped
+    if not hasattr(base, "sim"):
+        raise ValueError(f"{what}: {base} is not a sim arm task")
+    return ArmPhysics(base.sim.model, base.sim.data)
+
+
 def apply_gap(env, variant: str) -> None:
     """Give a sim arm task's scene the physics and camera changes of reality-gap `variant` (its action
     delay does not change what the cameras see and is left out)."""
-    from roboloop.sim.physics import ArmPhysics
     from roboloop.sim.tasks import gap_physics
-    base = env.unwrapped
-    if not hasattr(base, "sim"):
-        raise ValueError(f"gap {variant!r}: {base} is not a sim arm task")
     physics, _ = gap_physics(variant)
-    ArmPhysics(base.sim.model, base.sim.data).apply(physics)
+    _arm_physics(env, f"gap {variant!r}").apply(physics)
+
+
+class SceneLook:
+    """Randomized looks of a sim arm task's scene (cameras and lights), on top of fixed physics values.
+
+    camera_shift: m, per camera (front, wrist), the bound of the U(-s, s) move along each axis;
+    camera_fovy: degrees, per camera, the bound of the U(-f, f) change of the vertical field of view;
+    light: (low, high) of the scale of each light's diffuse intensity.
+    """
+
+    def __init__(self, env, base: dict[str, Any] | None = None, camera_shift: tuple[float, float] = (0.05, 0.01),
+                 camera_fovy: tuple[float, float] = (8.0, 3.0), light: tuple[float, float] = (0.6, 1.4)):
+        self.physics = _arm_physics(env, "randomize")
+        self.base = dict(base or {})
+        self.shift = np.asarray(camera_shift, float)
+        self.fovy = np.asarray(camera_fovy, float)
+        self.light = light
+
+    def draw(self, rng: np.random.Generator) -> dict[str, Any]:
+        """One episode's physics values: the base ones with a random camera move, zoom and lighting."""
+        n = len(self.shift)
+        pos = rng.uniform(-1, 1, (n, 3)) * self.shift[:, None]
+        fovy = rng.uniform(-1, 1, n) * self.fovy
+        light = rng.uniform(*self.light, self.physics.model.nlight)
+        b = self.base
+        return {**b, "camera_pos": np.broadcast_to(np.asarray(b.get("camera_pos", np.zeros(3)), float).reshape(-1, 3),
+                                                   (n, 3)) + pos,
+                "camera_fovy": np.asarray(b.get("camera_fovy", 0.0), float) + fovy,
+                "light": np.asarray(b.get("light", 1.0), float) * light}
+
+    def apply(self, values: dict[str, Any] | None) -> None:
+        """The drawn values, or the base ones for None (before the episode's reset)."""
+        self.physics.apply(self.base if values is None else values)
 
 
 def record_frames(task: str, source: str, episodes: int, seed: int = 0, env_kwargs: dict | None = None,
-                  gap: str = "", after_success: int = 10, random_share: float = 0.2,
+                  gap: str = "", randomize: float = 0.0, after_success: int = 10, random_share: float = 0.2,
                   noises: tuple[float, ...] = (0.1, 0.3, 0.6), pad: str = "xbox", teleop=None, env=None,
                   log: Callable[[str], None] = print) -> dict[str, Any]:
-    """Record `episodes` episodes of labelled frames (see the module docstring). Returns
+    """Record `episodes` episodes of labelled frames (see the module docstring). randomize: share of the
+    episodes (in [0, 1]) recorded with a randomized scene look (SceneLook). Returns
     {"frames": {camera: (N, H, W, 3) uint8}, "label": (N,) bool, "episode": (N,) int64, "meta": {...}}."""
+    if not 0.0 <= randomize <= 1.0:
+        raise ValueError(f"randomize: the share of randomized episodes must be in [0, 1], got {randomize}")
     if env is None:
         kwargs = dict(env_kwargs or {})
         steps = gym.spec(resolve_task(task)).max_episode_steps
         if source == "expert" and steps:   # room to keep recording a success reached near the episode limit
             kwargs.setdefault("max_episode_steps", steps + after_success)
         env = make_env(task, kwargs, training=False)
-    if gap:
+    look = None
+    if randomize > 0:   # the look applies the gap itself: ArmPhysics takes the model it finds as nominal
+        from roboloop.sim.tasks import gap_physics
+        look = SceneLook(env, gap_physics(gap)[0] if gap else None)
+        look.apply(None)
+    elif gap:
         apply_gap(env, gap)
     cams = camera_keys(env.observation_space)
     if not cams:
@@ -93,6 +144,8 @@ def record_frames(task: str, source: str, episodes: int, seed: int = 0, env_kwar
 
     try:
         for ep in range(episodes):
+            if look is not None:   # before the reset, which renders the first frame
+                look.apply(look.draw(rng) if rng.random() < randomize else None)
             obs, info = env.reset(seed=seed + ep)
             randomly = source == "expert" and rng.random() < random_share
             if source == "expert":
@@ -126,7 +179,8 @@ def record_frames(task: str, source: str, episodes: int, seed: int = 0, env_kwar
             log(f"episode {ep + 1}/{episodes}: {len(labels) - n0} frames, {sum(labels[n0:])} success")
     finally:
         env.close()
-    meta = {"format": FORMAT, "version": VERSION, "task": task, "source": source, "gap": gap, "cameras": cams}
+    meta = {"format": FORMAT, "version": VERSION, "task": task, "source": source, "gap": gap, "randomize": randomize,
+            "cameras": cams}
     return {"frames": {c: np.stack(v) for c, v in frames.items()}, "label": np.array(labels, bool),
             "episode": np.array(ep_ids, np.int64), "meta": meta}
 

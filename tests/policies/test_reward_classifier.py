@@ -7,10 +7,10 @@ import torch
 from roboloop.envs import make_env
 from roboloop.policies.encoders import WEIGHTS_FORMAT, KeypointBackbone, load_backbone, replay_storage
 from roboloop.policies.replay import ReplayBuffer
-from roboloop.policies.reward_classifier import (ClassifierError, RewardClassifier, choose_threshold,
-                                                 load_reward_classifier, precision_recall, split_episodes,
-                                                 train_classifier)
-from roboloop.reward_frames import load_frames, record_frames, save_frames
+from roboloop.policies.reward_classifier import (FORMAT, ClassifierError, RewardClassifier, choose_threshold,
+                                                 fold_episodes, load_reward_classifier, precision_recall,
+                                                 split_episodes, train_classifier)
+from roboloop.reward_frames import SceneLook, load_frames, record_frames, save_frames
 from roboloop.wrappers.reward import DetectorReward
 
 from .conftest import tiny_config
@@ -36,8 +36,8 @@ def recorded(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def trained(recorded):
-    return train_classifier(recorded["frames"], recorded["label"], recorded["episode"], held_out=0.4, epochs=200,
-                            log=lambda s: None)
+    return train_classifier(recorded["frames"], recorded["label"], recorded["episode"], folds=1, held_out=0.4,
+                            epochs=200, log=lambda s: None)
 
 
 def test_recorded_frames_are_labelled_by_the_sims_success_flag(recorded):
@@ -68,6 +68,72 @@ def test_classifier_separates_success_from_failure_on_held_out_episodes(recorded
     np.testing.assert_allclose(clf.probabilities({c: v[test] for c, v in recorded["frames"].items()}), probs,
                                atol=1e-6)
     assert clf.threshold == trained.threshold and clf.cameras == ["front", "wrist"]
+
+
+def test_folds_choose_the_threshold_on_out_of_fold_probabilities_and_the_ensemble_round_trips(recorded, tmp_path):
+    frames, labels, episodes = recorded["frames"], recorded["label"], recorded["episode"]
+    clf = train_classifier(frames, labels, episodes, folds=5, epochs=200, log=lambda s: None)
+    assert len(clf.heads) == 5 and clf.metrics["held_out_episodes"] == 5 and 0.0 < clf.threshold < 1.0
+    feats = clf.features(frames)
+    outs = fold_episodes(episodes, 5, 0)   # the folds training used (same seed): one episode each
+    assert all(len(np.unique(episodes[o])) == 1 for o in outs) and np.all(np.sum(outs, axis=0) == 1)
+    oof = np.zeros(labels.size)
+    for head, out in zip(clf.heads, outs):
+        oof[out] = torch.sigmoid(head(torch.as_tensor(feats[out]))).numpy()
+    # Every frame is scored by the head that never saw its episode; the stored figures are those scores'.
+    m = precision_recall(oof, labels, clf.threshold)
+    held = clf.metrics["held_out"]
+    assert (m.precision, m.recall, m.frames) == pytest.approx((held["precision"], held["recall"], labels.size))
+    assert _auroc(oof, labels) > 0.85
+    probs = clf.probabilities(frames)
+    heads = np.mean([torch.sigmoid(h(torch.as_tensor(feats))).numpy() for h in clf.heads], axis=0)
+    np.testing.assert_allclose(probs, heads, atol=1e-6)
+    loaded = load_reward_classifier(clf.save(tmp_path / "ensemble.pt"))
+    assert len(loaded.heads) == 5
+    np.testing.assert_allclose(loaded.probabilities(frames), probs, atol=1e-6)
+    # A one-head file in the layout without ensembles loads and scores as before.
+    one = clf.heads[0]
+    torch.save({"format": FORMAT, "meta": {**clf.meta(), "members": 1},
+                "head": {k[4:]: v for k, v in one.state_dict().items() if k.startswith("mlp.")},
+                "mean": one.mean, "std": one.std}, tmp_path / "one.pt")
+    np.testing.assert_allclose(load_reward_classifier(tmp_path / "one.pt").probabilities_from_features(feats),
+                               torch.sigmoid(one(torch.as_tensor(feats))).numpy(), atol=1e-6)
+    for folds in (0, 6):   # no fold at all; more folds than episodes
+        with pytest.raises(ValueError, match="folds"):
+            train_classifier(frames, labels, episodes, folds=folds, log=lambda s: None)
+
+
+def test_randomized_looks_move_the_cameras_within_their_bounds_around_the_gap():
+    env = make_env("PickCubeVision", {"image_size": SIZE}, training=False)
+    gap = {"camera_pos": [[0.03, -0.04, 0.02], [0.0, 0.0, 0.0]], "camera_fovy": [5.0, 0.0]}
+    look = SceneLook(env, gap)
+    model = env.unwrapped.sim.model
+    nominal = model.cam_pos.copy(), model.cam_fovy.copy()
+    rng = np.random.default_rng(0)
+    fronts, wrists = [], []
+    for _ in range(50):
+        values = look.draw(rng)
+        look.apply(values)
+        fronts.append(model.cam_pos[0] - nominal[0][0] - gap["camera_pos"][0])
+        wrists.append(model.cam_pos[1] - nominal[0][1])
+        assert abs(model.cam_fovy[0] - nominal[1][0] - 5.0) <= 8.0 and abs(model.cam_fovy[1] - nominal[1][1]) <= 3.0
+    fronts, wrists = np.array(fronts), np.array(wrists)
+    assert np.abs(fronts).max() <= 0.05 and np.abs(fronts).max() > 0.03 and np.abs(wrists).max() <= 0.01
+    look.apply(None)   # back to the gap's own look
+    np.testing.assert_allclose(model.cam_pos[0] - nominal[0][0], gap["camera_pos"][0], atol=1e-12)
+    with pytest.raises(ValueError, match="randomize"):
+        record_frames("PickCubeVision", "expert", 1, randomize=1.5, env=env, log=lambda s: None)
+    env.close()
+
+
+def test_randomized_recording_changes_what_the_front_camera_sees():
+    kw = dict(env_kwargs={"image_size": SIZE}, after_success=0, random_share=0.0, noises=(0.1,), log=lambda s: None)
+    plain = record_frames("PickCubeVision", "expert", 1, seed=3, **kw)
+    moved = record_frames("PickCubeVision", "expert", 1, seed=3, randomize=1.0, **kw)
+    assert moved["meta"]["randomize"] == 1.0 and plain["meta"]["randomize"] == 0.0
+    # The reset frame: the same cube and arm, seen from another camera pose under other lights.
+    a, b = (d["frames"]["front"][0].astype(float) for d in (plain, moved))
+    assert np.abs(a - b).mean() > 2.0
 
 
 def test_a_wrong_or_untrained_classifier_is_refused_naming_the_field(trained, tmp_path):
