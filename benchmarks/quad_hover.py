@@ -1,7 +1,7 @@
 """Wall time and env steps until SAC hovers the quadrotor: roboloop's learner vs stable-baselines3 and SBX SAC.
 
     OMP_NUM_THREADS=1 python benchmarks/quad_hover.py [--seeds 3] [--steps 30000] [--eval-every 5000]
-                                                      [--learners roboloop,sb3,sbx,roboloop+demos]
+                                                      [--learners roboloop,sb3,sbx,roboloop+demos,sb3+demos,sbx+demos]
                                                       [--set sac.utd_ratio=2 ...]
 
 Task: roboloop/QuadHover-v0 with the quadhover preset (100 Hz motor-level thrusts, per-episode mass +-10%,
@@ -153,8 +153,9 @@ def _recorded(curve: Curve, step: int, evaluate):
     return result["r"]
 
 
-def run_sb3(seed: int, args, kind: str = "sb3") -> tuple[Curve, float]:
-    """stable-baselines3 SAC (kind "sb3", PyTorch) or SBX SAC (kind "sbx", its JAX version)."""
+def run_sb3(seed: int, args, kind: str = "sb3", demos: bool = False) -> tuple[Curve, float]:
+    """stable-baselines3 SAC (kind "sb3", PyTorch) or SBX SAC (kind "sbx", its JAX version); with demos,
+    roboloop+demos' scripted-controller episodes (same expert, noise and seeds) preloaded in its buffer."""
     import gymnasium as gym
     import torch
     from stable_baselines3.common.callbacks import BaseCallback
@@ -197,6 +198,14 @@ def run_sb3(seed: int, args, kind: str = "sb3") -> tuple[Curve, float]:
                 policy_kwargs=dict(net_arch=dict(pi=list(sac["actor_hidden_dims"]), qf=list(sac["hidden_dims"]))),
                 seed=seed, verbose=0, **extra)
     curve.t0 = time.perf_counter()
+    if demos:   # stock SAC samples them uniformly with its own transitions: the same data, no cloning
+        from roboloop.config import build_train_config
+        from roboloop.policies.training import collect_demos
+        from sample_efficiency import DemoSink
+        cfg = build_train_config("QuadHover", None, [d for d in DEMO_SETTINGS if d.startswith("demos=")],
+                                 steps=args.steps, seed=seed)
+        collect_demos(cfg, DemoSink(model.replay_buffer), cfg.demos, log=lambda s: print("    " + s, flush=True),
+                      progress=False)
     model.learn(total_timesteps=args.steps, callback=Evaluate())
     wall = time.perf_counter() - curve.t0 - curve.eval_s
     updates = max(model.num_timesteps - preset["learning_starts"], 0)
@@ -206,6 +215,7 @@ def run_sb3(seed: int, args, kind: str = "sb3") -> tuple[Curve, float]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seeds", type=int, default=3)
+    ap.add_argument("--first-seed", type=int, default=0, help="seeds first..first+seeds-1 (to split seeds over processes)")
     ap.add_argument("--steps", type=int, default=30_000)
     ap.add_argument("--eval-every", type=int, default=5_000)
     ap.add_argument("--eval-episodes", type=int, default=10)
@@ -222,11 +232,13 @@ def main() -> None:
     print(f"env steps/s (random actions, preset env): {wall:.0f} per wall second, {cpu:.0f} per CPU second")
     runners = {"roboloop": lambda s: run_roboloop(s, args), "sb3": lambda s: run_sb3(s, args),
                "sbx": lambda s: run_sb3(s, args, kind="sbx"),
-               "roboloop+demos": lambda s: run_roboloop(s, args, demos=True)}
+               "roboloop+demos": lambda s: run_roboloop(s, args, demos=True),
+               "sb3+demos": lambda s: run_sb3(s, args, demos=True),
+               "sbx+demos": lambda s: run_sb3(s, args, kind="sbx", demos=True)}
     rows = {}
     for name in args.learners.split(","):
         rows[name] = []
-        for seed in range(args.seeds):
+        for seed in range(args.first_seed, args.first_seed + args.seeds):
             print(f"{name} seed {seed}:", flush=True)
             curve, ups = runners[name](seed)
             step, wall = curve.first_hover()
@@ -235,7 +247,8 @@ def main() -> None:
     from roboloop.stats import iqm_interval
     print(f"\nhover = position error < 0.1 m for the last 10 s of a 13 s flight, in >= {args.threshold:.0%} of "
           f"{args.eval_episodes} held-out starts (seeds {EVAL_SEED}+); budget {args.steps} env steps, evaluated every "
-          f"{args.eval_every}; float32, {args.threads} torch thread(s), seeds 0..{args.seeds - 1}")
+          f"{args.eval_every}; float32, {args.threads} torch thread(s), seeds {args.first_seed}.."
+          f"{args.first_seed + args.seeds - 1}")
     print("IQM [95% bootstrap CI] over seeds; a seed that never hovered counts as the budget (steps) and its whole "
           "training time (wall), so those figures are lower bounds when hovered < all")
     print(f"{'learner':16s} {'hovered':>8s} {'env steps to hover':>26s} {'train s to hover':>22s} {'updates/s':>10s} "

@@ -67,7 +67,7 @@ class StateOnly(gym.ObservationWrapper):
         return obs["state"]
 
 
-class _DemoSink:
+class DemoSink:
     """The replay-buffer surface `collect_demos` writes to, forwarding into an SB3/SBX buffer."""
 
     def __init__(self, buffer):
@@ -125,7 +125,7 @@ def _train_baseline(kind: str, name: str, cfg: TrainConfig, seed: int, eval_ever
     model = make_baseline(kind, cfg, env, seed)
     if cfg.demos:
         demo_cfg = dataclasses.replace(cfg, seed=seed)
-        collect_demos(demo_cfg, _DemoSink(model.replay_buffer), cfg.demos, log=lambda s: print("  " + s),
+        collect_demos(demo_cfg, DemoSink(model.replay_buffer), cfg.demos, log=lambda s: print("  " + s),
                       progress=False)
     records, t0 = [], time.time()
 

@@ -57,8 +57,47 @@ def run_ticks(driver, seconds):
         time.sleep(1.0 / HZ)
 
 
+def drive(driver, linear, distance, timeout=20.0, **gripper):
+    """Command `linear` (3,) m/s at every tick, as an actor does, until the target has gone `distance` m
+    from where the arm was. A tick on stale joint states (a starved stand-in on a loaded machine) stops
+    the arm and sets the target back to the measured pose, as it must; the commands then carry on."""
+    start, direction = driver.read_state().ee_position.copy(), np.asarray(linear) / np.linalg.norm(linear)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        driver.command_velocity(linear, **gripper)
+        driver.tick()
+        time.sleep(1.0 / HZ)
+        if driver.target_pos is not None and (driver.target_pos - start) @ direction >= distance - 1e-9:
+            return
+
+
+def settle(driver, goal, timeout=10.0, tol=0.002, **gripper):
+    """Hold `goal` (3,) m, re-commanded at every tick, until the measured end effector is on it: the
+    stand-in controller is a process of its own and lags the ticks on a loaded machine."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        driver.command_pose(goal, **gripper)
+        driver.tick()
+        time.sleep(1.0 / HZ)
+        if np.linalg.norm(driver.read_state().ee_position - goal) < tol:
+            return
+
+
+def quiet_count(peer, topic, quiet=0.5, timeout=10.0):
+    """How many `topic` messages the stand-in has printed, once none has come for `quiet` seconds (what
+    was sent before is all counted, however far its output lags)."""
+    n, since, deadline = len(received(peer, topic)), time.monotonic(), time.monotonic() + timeout
+    while time.monotonic() - since < quiet and time.monotonic() < deadline:
+        time.sleep(0.05)
+        m = len(received(peer, topic))
+        if m != n:
+            n, since = m, time.monotonic()
+    return n
+
+
 def mute(ros_node, on=True):
     pub = ros_node.create_publisher(Bool, "/stand_in/mute", 10)
+    wait_for(lambda: pub.get_subscription_count(), 10, "the stand-in's mute subscription")
     for _ in range(20):
         pub.publish(Bool(data=on))
         time.sleep(0.02)
@@ -75,15 +114,14 @@ def test_joint_trajectory_controller_from_robot_description(ros_node, spawn):
     assert driver.joints.names == tuple(ctrl_joints)   # read from the controller's parameter
     assert np.linalg.norm(s.ee_position - np.asarray(kin.arm.scene.home_ee)) < 1e-3   # FK of the measured joints
 
-    driver.command_velocity([0.0, 0.1, 0.0])            # +y at 0.1 m/s for 1 s
-    run_ticks(driver, 1.0)
-    time.sleep(0.2)
+    drive(driver, [0.0, 0.1, 0.0], 0.1)                 # +y at 0.1 m/s: 1 s on an unloaded machine
+    settle(driver, driver.target_pos.copy())
     moved = driver.read_state().ee_position - s.ee_position
     assert 0.07 < moved[1] < 0.13 and abs(moved[0]) < 0.01 and abs(moved[2]) < 0.01, moved
-    msgs = received(peer, "joint_trajectory")
-    assert len(msgs) >= 15 and all(m["names"] == ctrl_joints and len(m["values"]) == 6 for m in msgs)
     # The point is this tick's IK target, in the controller's order.
-    assert np.allclose(msgs[-1]["values"], driver.q_cmd[::-1], atol=1e-9)
+    msgs = wait_for(lambda: (m := received(peer, "joint_trajectory")) and np.allclose(
+        m[-1]["values"], driver.q_cmd[::-1], atol=1e-9) and m, 5, "the last tick's point at the controller")
+    assert len(msgs) >= 15 and all(m["names"] == ctrl_joints and len(m["values"]) == 6 for m in msgs)
 
     driver.stop()                                       # holds where it is while ticks go on
     held = driver.read_state().ee_position
@@ -99,9 +137,9 @@ def test_joint_trajectory_controller_from_robot_description(ros_node, spawn):
 
     # The arm's state goes stale: the next tick holds the last measured joints instead of moving on.
     mute(ros_node)
-    time.sleep(0.6)
+    wait_for(lambda: driver.read_state().age() > 0.6, 10, "stale joint states")
     driver.command_velocity([0.1, 0.0, 0.0])
-    n = len(received(peer, "joint_trajectory"))
+    n = quiet_count(peer, "joint_trajectory")
     run_ticks(driver, 0.3)
     after = wait_for(lambda: received(peer, "joint_trajectory")[n:], 5, "the hold command")
     last_q = driver.read_state().joint_positions
@@ -123,23 +161,20 @@ def test_forward_controllers_and_gripper(ros_node, spawn, kind):
     s = wait_for(lambda: driver.ready() and driver.read_state(), 30, lambda: f"the controller's joints:\n{peer.output}")
     assert driver.joints.names == tuple(ctrl_joints) and s.gripper == pytest.approx(1.0)
 
-    driver.command_velocity([0.0, 0.0, -0.04], gripper=1.0)   # down at 4 cm/s for 1 s, closing the jaw
-    run_ticks(driver, 1.0)
-    # Hold the reached target a moment: each tick steps from the measured joints, which lag on a busy machine.
-    driver.command_velocity([0.0, 0.0, 0.0], gripper=1.0)
-    run_ticks(driver, 0.5)
+    drive(driver, [0.0, 0.0, -0.04], 0.04, gripper=1.0)  # down 4 cm at 4 cm/s, closing the jaw
+    settle(driver, driver.target_pos.copy(), gripper=1.0)
     moved = driver.read_state().ee_position - s.ee_position
     assert -0.05 < moved[2] < -0.025 and abs(moved[0]) < 0.008 and abs(moved[1]) < 0.008, moved
     msgs = received(peer, "commands")
     assert len(msgs) >= 15 and all(len(m["values"]) == 5 for m in msgs)
     grip = received(peer, "gripper_commands")
     assert grip and grip[-1]["values"] == [pytest.approx(kin.gripper_closed)]
-    assert driver.read_state().gripper < 0.1                  # the stand-in's jaw closed
+    wait_for(lambda: driver.read_state().gripper < 0.1, 5, "the stand-in's jaw closed")
 
     mute(ros_node)                                             # stale joint states stop the arm
-    time.sleep(0.6)
+    wait_for(lambda: driver.read_state().age() > 0.6, 10, "stale joint states")
     driver.command_velocity([0.0, 0.05, 0.0])
-    n = len(received(peer, "commands"))
+    n = quiet_count(peer, "commands")
     run_ticks(driver, 0.3)
     after = wait_for(lambda: received(peer, "commands")[n:], 5, "the stop command")
     if kind == "forward_velocity":
@@ -171,9 +206,10 @@ def test_follow_joint_trajectory_and_gripper_command_actions(ros_node, spawn):
                  and mute_pub.get_subscription_count() and driver.read_state(), 30, lambda: f"the controller's joints and actions:\n{peer.output}")
     assert driver.joints.names == tuple(ctrl_joints) and s.gripper == pytest.approx(1.0)
 
-    driver.command_velocity([0.0, 0.0, -0.04], gripper=1.0)   # down at 4 cm/s for 1 s, closing the jaw
-    run_ticks(driver, 1.0)
-    goals = received(peer, "follow_joint_trajectory")
+    drive(driver, [0.0, 0.0, -0.04], 0.04, gripper=1.0)  # down 4 cm at 4 cm/s, closing the jaw
+    goals = wait_for(lambda: (g := received(peer, "follow_joint_trajectory")) and np.allclose(
+        g[-1]["values"], [driver.q_cmd[kin.arm_joints.index(j)] for j in ctrl_joints], atol=1e-9) and g, 5,
+        "the last tick's goal at the controller")
     assert len(goals) >= 15 and all(m["names"] == ctrl_joints for m in goals)
     assert not received(peer, "follow_joint_trajectory/rejected") and driver.rejected == 0
     # The goal's point is this tick's IK target, in the controller's order; the targets went 4 cm down.
@@ -220,8 +256,8 @@ def test_moveit_servo_twists(ros_node, spawn):
     assert np.allclose(v[:3], [0.05, 0.0, 0.0]) and np.all(np.abs(v[3:5]) < 0.05) and v[5] > 0.0, v
 
     mute(ros_node)
-    time.sleep(0.6)
-    n = len(received(peer, "delta_twist_cmds"))
+    wait_for(lambda: driver.read_state().age() > 0.6, 10, "stale joint states")
+    n = quiet_count(peer, "delta_twist_cmds")
     run_ticks(driver, 0.3)
     after = wait_for(lambda: received(peer, "delta_twist_cmds")[n:], 5, "the stop twist")
     assert all(m["values"] == [0.0] * 6 for m in after)
