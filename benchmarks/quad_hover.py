@@ -41,6 +41,9 @@ the learners), float32, one thread, budget 30,000 steps evaluated every 10,000:
         (hovered at 5,000 steps, 195 s, of which 102 s for the demos and cloning under load 9); seed 1 0.5 /
         0.5 / 0.6 / 0.8 (15,000, 114 s); seed 2 0.4 / 0.6 / 0.6 / 0.7 / 0.7 / 0.8 (25,000, 152 s). With
         --steps 20000 the same curves, so 2/3.
+    --seeds 1 --first-seed 0|1|2 --eval-every 5000 --learners sb3+demos (three processes at nice 19 beside
+        a test-suite run): hovered 0/3; final hover rates 0.1 / 0.2 / 0.0, 0 through 20,000 steps; 28 updates/s
+        under that load. The same demos without cloning or the BC term do not hover in this budget.
 
 Plain SAC (any of the three) does not reach the 0.1 m / 10 s bar within these budgets; with the scripted
 controller's demos roboloop does in 3 of 3 seeds within the same 30,000 steps, and RL adds to what cloning
