@@ -1,69 +1,142 @@
-"""Sim-to-real gap: does training with domain randomization + latency make PickCube policies hold up on
-physics they never saw?
+"""Sim-to-real gap over seeds: does a robust training configuration make PickCube policies hold up on
+reality-gap physics they never saw better than the nominal policy at the same budget?
 
-Two runs of the shipped PickCube preset (RLPD, 10 scripted demos, sparse reward), same seed, same
-step budget: one on the nominal sim, one with the wrapper stack below (per-episode domain
-randomization, 0-2 steps of action latency, 0-1 step of observation latency). Both final policies
-are then evaluated (deterministic, 50 episodes, the same seeds) on the nominal task and on every
-reality-gap variant of roboloop/PickCubeGap-v0, side by side. shifted_camera is left out: it only
-moves the front camera, which a state policy never sees.
+Per seed, the shipped PickCube preset (RLPD, 10 scripted demos, sparse reward, compiled SAC updates,
+one torch thread) is trained for the same number of env steps under each configuration:
 
-    python benchmarks/sim2real_gap.py [--steps 24000] [--episodes 50] [--seed 0]
+    nominal   no wrappers
+    robust    the stack of roboloop/configs/sim2real.yaml (read from the file)
+    dr_delay  per-episode domain randomization, 0-2 steps of action latency, 0-1 of observation latency,
+              no action history (the memoryless configuration this benchmark first measured)
+
+Each final checkpoint is then loaded as `roboloop eval` loads it (its wrapper stack applied with
+training=False, as on the robot) and run deterministically on held-out episode seeds (from
+HELD_OUT_SEED, never used for training, demos or periodic evaluations) on the nominal task and on every
+reality-gap variant of roboloop/PickCubeGap-v0, where the gap is the env's own hidden physics.
+shifted_camera is left out: it only moves the front camera, which a state policy never sees.
+
+The table gives, per configuration and target, the IQM success rate over seeds with its 95% stratified
+bootstrap CI (rliable), the per-seed rates, and P(robust > nominal) with its CI.
+
+Each (configuration, seed) keeps its run folder and a result.json in --out and is skipped when done, so
+an interrupted run resumes, and workers can split the seeds (--only-seed) and the configurations
+(--configs); the table is printed once every asked-for result is there.
+
+    python benchmarks/sim2real_gap.py --seeds 3 [--steps 24000] [--episodes 50] [--out runs/sim2real_gap]
 """
 from __future__ import annotations
 
 import argparse
-import tempfile
+import json
+import os
 import time
+from pathlib import Path
+
+import numpy as np
+import yaml
 
 from roboloop.config import build_train_config
-from roboloop.envs import make_env
-from roboloop.policies.evaluate import evaluate
-from roboloop.policies.train_loop import Trainer
+from roboloop.envs import env_spec, make_env
+from roboloop.policies.evaluate import HELD_OUT_SEED, evaluate
 from roboloop.sim import GAP_VARIANTS
 
-RANDOMIZED = [
-    {"type": "domain_randomization"},
-    {"type": "action_delay", "steps": [0, 2]},
-    {"type": "observation_delay", "steps": [0, 1]},
-]
+SIM2REAL_YAML = Path(__file__).resolve().parents[1] / "roboloop" / "configs" / "sim2real.yaml"
+CONFIGS = {
+    "nominal": lambda: [],
+    "robust": lambda: yaml.safe_load(SIM2REAL_YAML.read_text())["wrappers"],
+    "dr_delay": lambda: [{"type": "domain_randomization"}, {"type": "action_delay", "steps": [0, 2]},
+                         {"type": "observation_delay", "steps": [0, 1]}],
+}
+# (label, task, env kwargs, extra wrappers under the policy's own stack)
+TARGETS = [("PickCube", "PickCube", {}, [])] + [
+    (f"Gap {v}", "PickCubeGap", {"variant": v}, []) for v in GAP_VARIANTS if v != "shifted_camera"] + [
+    # one step more lag than any configuration trained with (outside the robust config's range)
+    ("Gap latency+1", "PickCubeGap", {"variant": "latency"}, [{"type": "action_delay", "steps": 1, "eval": True}])]
 
 
-def train(wrappers: list, steps: int, seed: int):
-    cfg = build_train_config("PickCube", None, ["eval_every=4000"], steps=steps, seed=seed)
-    cfg.wrappers = wrappers
-    t = time.time()
-    with tempfile.TemporaryDirectory() as d:
-        trainer = Trainer(cfg, run_dir=d, progress=True)
-        result = trainer.run()
-    print(f"  trained in {(time.time() - t) / 60:.1f} min; evals during training {result.evals}", flush=True)
-    return trainer.agent
+def train_and_evaluate(name: str, seed: int, steps: int, episodes: int, out: Path) -> dict:
+    """Train `name` at `seed` into out/<name>-seed<seed>/ (once) and evaluate its checkpoint on every
+    target not evaluated yet; the record is kept in result.json there."""
+    import torch
+    from roboloop.checkpoint import load_checkpoint
+    from roboloop.policies.train_loop import Trainer, load_actor
+
+    run_dir = out / f"{name}-seed{seed}"
+    done = run_dir / "result.json"
+    record = json.loads(done.read_text()) if done.exists() else None
+    if record is None:
+        cfg = build_train_config("PickCube", None, ["eval_every=4000", "torch_threads=1", "sac.compile=true"],
+                                 steps=steps, seed=seed)
+        cfg.wrappers = CONFIGS[name]()
+        t = time.time()
+        result = Trainer(cfg, run_dir=run_dir, progress=False).run()
+        record = {"config": name, "seed": seed, "steps": steps, "episodes": episodes, "wrappers": cfg.wrappers,
+                  "train_minutes": (time.time() - t) / 60, "evals": result.evals, "success": {}}
+        print(f"[{name} seed {seed}] trained in {record['train_minutes']:.1f} min; evals during training "
+              f"{result.evals}", flush=True)
+        done.write_text(json.dumps(record, indent=1))
+    if record["steps"] != steps or record["episodes"] != episodes:
+        raise SystemExit(f"{run_dir} was run with {record['steps']} steps / {record['episodes']} episodes; "
+                         f"use another --out for {steps} / {episodes}")
+    missing = [t for t in TARGETS if t[0] not in record["success"]]
+    if missing:
+        ckpt = load_checkpoint(run_dir / "checkpoint", load_replay=False)
+        wrappers = ckpt.meta["config"].get("wrappers", [])
+        torch.set_num_threads(1)
+        for label, task, kwargs, extra in missing:
+            # as `roboloop eval --task ... --env ...`: the checkpoint's own stack, training=False
+            env = make_env(task, kwargs, extra + wrappers, training=False)
+            actor = load_actor(ckpt, env_spec(env))
+            record["success"][label] = evaluate(lambda o: actor.act(o, deterministic=True), env, episodes,
+                                                HELD_OUT_SEED).success_rate
+            env.close()
+            print(f"[{name} seed {seed}] {label:18s} {record['success'][label]:.0%}", flush=True)
+            done.write_text(json.dumps(record, indent=1))
+    return record
+
+
+def table(results: dict[str, list[dict]], reps: int = 2000) -> None:
+    from roboloop.stats import iqm_interval, probability_of_improvement
+    names = list(results)
+    print(f"\n{'target':18s} " + " ".join(f"{n + ' IQM [95% CI] (seeds)':>40s}" for n in names)
+          + ("   P(robust > nominal)" if {"robust", "nominal"} <= set(names) else ""))
+    for label, *_ in TARGETS:
+        cells = []
+        for n in names:
+            v = np.array([r["success"][label] for r in results[n]])
+            iv = iqm_interval(v, reps)
+            cells.append(f"{iv.point:4.0%} [{iv.low:4.0%}, {iv.high:4.0%}] ({' '.join(f'{x:.0%}' for x in v)})")
+        line = f"{label:18s} " + " ".join(f"{c:>40s}" for c in cells)
+        if {"robust", "nominal"} <= set(names):
+            p = probability_of_improvement(np.array([r["success"][label] for r in results["robust"]]),
+                                           np.array([r["success"][label] for r in results["nominal"]]), reps)
+            line += f"   {p.point:.2f} [{p.low:.2f}, {p.high:.2f}]"
+        print(line)
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--seeds", type=int, default=3, help="training seeds 0 .. seeds-1")
+    ap.add_argument("--only-seed", type=int, default=None, help="train/evaluate this seed only (a worker)")
+    ap.add_argument("--configs", nargs="+", default=["nominal", "robust"], choices=list(CONFIGS))
     ap.add_argument("--steps", type=int, default=24_000)
     ap.add_argument("--episodes", type=int, default=50)
-    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--out", type=Path, default=Path("runs/sim2real_gap"))
     args = ap.parse_args()
-    agents = {}
-    for name, stack in (("nominal", []), ("DR + latency", RANDOMIZED)):
-        print(f"training PickCube, {name}, {args.steps} steps", flush=True)
-        agents[name] = train(stack, args.steps, args.seed)
-    targets = [("PickCube (nominal)", "PickCube", {})] + [
-        (f"PickCubeGap {v}", "PickCubeGap", {"variant": v}) for v in GAP_VARIANTS if v != "shifted_camera"]
-    rows = []
-    for label, task, kwargs in targets:
-        env = make_env(task, kwargs)
-        rates = [evaluate(lambda o, a=a: a.act(o, deterministic=True), env, args.episodes, 900_000).success_rate
-                 for a in agents.values()]
-        env.close()
-        rows.append((label, *rates))
-        print(f"  {label:32s} " + "  ".join(f"{r:5.0%}" for r in rates), flush=True)
-    print(f"\nPickCube success rate, {args.episodes} episodes, seed {args.seed}, {args.steps} training steps each:")
-    print(f"  {'evaluated on':32s} {'trained nominal':>16s} {'trained DR+latency':>19s}")
-    for label, a, b in rows:
-        print(f"  {label:32s} {a:16.0%} {b:19.0%}")
+    args.out.mkdir(parents=True, exist_ok=True)
+    print(f"settings: PickCube preset, {args.steps} env steps per run, seeds 0-{args.seeds - 1}, "
+          f"{args.episodes} held-out episodes (seeds from {HELD_OUT_SEED}) per target, float32, torch_threads=1, "
+          f"sac.compile, OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS')}, load {os.getloadavg()[0]:.1f} "
+          f"on {os.cpu_count()} cores; robust = {SIM2REAL_YAML.name}: {CONFIGS['robust']()}", flush=True)
+    seeds = [args.only_seed] if args.only_seed is not None else range(args.seeds)
+    t = time.time()
+    results = {n: [train_and_evaluate(n, s, args.steps, args.episodes, args.out) for s in seeds]
+               for n in args.configs}
+    print(f"\nPickCube success rate on {args.episodes} held-out episodes per target, {args.steps} training "
+          f"steps per run, {len(seeds)} seed(s); wall {(time.time() - t) / 60:.1f} min here, "
+          f"load {os.getloadavg()[0]:.1f}; training minutes per run: "
+          + ", ".join(f"{n} {np.mean([r['train_minutes'] for r in rs]):.1f}" for n, rs in results.items()))
+    table(results)
 
 
 if __name__ == "__main__":

@@ -4,11 +4,11 @@ observation shaping, the safety envelope (its core is roboloop.hardware.safety) 
 (sim-only: it changes the MuJoCo model through roboloop.sim.physics and refuses a robot)."""
 from .action import ActionRepeat, LowPass, RateLimit
 from .noise import ActionNoise, ObservationNoise
-from .observation import HistoryStack, ImageCropResize, RelativeFrame
+from .observation import ActionHistory, HistoryStack, ImageCropResize, RelativeFrame
 from .safety import SafetyWrapper
 from .stack import WRAPPERS, build_wrappers, check_stack, interface_wrappers
 from .timing import ActionDelay, ControlJitter, FrameDrop, ObservationDelay
 
-__all__ = ["ActionDelay", "ActionNoise", "ActionRepeat", "ControlJitter", "FrameDrop", "HistoryStack",
+__all__ = ["ActionDelay", "ActionHistory", "ActionNoise", "ActionRepeat", "ControlJitter", "FrameDrop", "HistoryStack",
            "ImageCropResize", "LowPass", "ObservationDelay", "ObservationNoise", "RateLimit", "RelativeFrame",
            "SafetyWrapper", "WRAPPERS", "build_wrappers", "check_stack", "interface_wrappers"]

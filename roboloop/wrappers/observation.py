@@ -1,4 +1,5 @@
-"""Observation shaping: history, image crop/resize, and the end effector's relative frame."""
+"""Observation shaping: state history, the policy's own recent commands, image crop/resize, and the end
+effector's relative frame."""
 from __future__ import annotations
 
 from collections import deque
@@ -41,6 +42,53 @@ class HistoryStack(gym.Wrapper):
         for k in self.keys:
             self.frames[k].append(obs[k])
         return self._stacked(obs), reward, terminated, truncated, info
+
+
+class ActionHistory(gym.Wrapper):
+    """Appends the last `length` actions sent through this wrapper (oldest first) to the state:
+    state (D,) -> (D + length * A,), A the action dimension, in the normalized action units.
+
+    Under an unknown action delay a memoryless policy cannot tell which of its commands are still on
+    their way to the robot; with them in its observation it can (a delay of k steps needs length >= k).
+    The history records what was commanded at this point of the stack: placed last (next to the
+    policy), that is the policy's action, or the person's while they intervene (the intervention
+    wrapper sits outside the stack). It starts at zero after each reset. A non-finite action goes on
+    unchanged (the safety envelope turns it into a stop) and is recorded as zeros, so the observation
+    stays finite.
+    """
+
+    def __init__(self, env: gym.Env, length: int = 2):
+        super().__init__(env)
+        if int(length) != length or length < 1:
+            raise ValueError(f"action_history.length must be a whole number >= 1, got {length}")
+        act = env.action_space
+        if not isinstance(act, spaces.Box) or len(act.shape) != 1:
+            raise ValueError(f"action_history needs a 1-D Box action space, got {act}")
+        state = env.observation_space.spaces.get("state") if isinstance(env.observation_space, spaces.Dict) else None
+        if state is None:
+            raise ValueError("action_history needs a Dict observation with a 'state' key")
+        self.length, self.act_dim = int(length), int(act.shape[0])
+        new = dict(env.observation_space.spaces)
+        new["state"] = spaces.Box(np.concatenate([state.low] + [act.low.astype(state.dtype)] * self.length),
+                                  np.concatenate([state.high] + [act.high.astype(state.dtype)] * self.length),
+                                  dtype=state.dtype)
+        self.observation_space = spaces.Dict(new)
+        self.actions: deque = deque(maxlen=self.length)
+
+    def _with_history(self, obs):
+        state = obs["state"]
+        return {**obs, "state": np.concatenate([state, *self.actions]).astype(state.dtype, copy=False)}
+
+    def reset(self, *, seed=None, options=None):
+        obs, info = self.env.reset(seed=seed, options=options)
+        self.actions.extend([np.zeros(self.act_dim, np.float32)] * self.length)
+        return self._with_history(obs), info
+
+    def step(self, action):
+        a = np.asarray(action, dtype=np.float32).reshape(-1)
+        self.actions.append(a.copy() if np.all(np.isfinite(a)) else np.zeros(self.act_dim, np.float32))
+        obs, reward, terminated, truncated, info = self.env.step(action)
+        return self._with_history(obs), reward, terminated, truncated, info
 
 
 class ImageCropResize(gym.ObservationWrapper):

@@ -6,6 +6,7 @@
       - {type: action_delay, steps: [0, 2]}
       - {type: observation_noise, std: 0.002}
       - {type: history, length: 2}
+      - {type: action_history, length: 2}
 
 Perturbations (randomization, delays, jitter, dropped frames, noise) model the robot during training
 and are left out of evaluation unless an entry says `eval: true`; shaping wrappers (safety, action and
@@ -25,7 +26,7 @@ from roboloop.hardware.safety import SafetyLimits
 
 from .action import ActionRepeat, LowPass, RateLimit
 from .noise import ActionNoise, ObservationNoise
-from .observation import HistoryStack, ImageCropResize, RelativeFrame
+from .observation import ActionHistory, HistoryStack, ImageCropResize, RelativeFrame
 from .safety import SafetyWrapper
 from .timing import ActionDelay, ControlJitter, FrameDrop, ObservationDelay
 
@@ -58,6 +59,7 @@ WRAPPERS: dict[str, tuple[Callable[..., gym.Env], bool, Callable[[], list[str]] 
     "low_pass": (LowPass, False, None),
     "action_repeat": (ActionRepeat, False, None),
     "history": (HistoryStack, False, None),
+    "action_history": (ActionHistory, False, None),
     "image_crop_resize": (ImageCropResize, False, None),
     "relative_frame": (RelativeFrame, False, None),
 }
