@@ -46,6 +46,13 @@ CONFIGS = {
     "robust": lambda: yaml.safe_load(SIM2REAL_YAML.read_text())["wrappers"],
     "dr_delay": lambda: [{"type": "domain_randomization"}, {"type": "action_delay", "steps": [0, 2]},
                          {"type": "observation_delay", "steps": [0, 1]}],
+    # the candidates tried for `robust` (docs/guides/sim-to-real.md gives their figures)
+    "delay02_hist": lambda: [{"type": "action_delay", "steps": [0, 2]}, {"type": "action_history", "length": 2}],
+    "delay01_hist": lambda: [{"type": "action_delay", "steps": [0, 1]}, {"type": "action_history", "length": 2}],
+    "delay1_hist": lambda: [{"type": "action_delay", "steps": 1}, {"type": "action_history", "length": 2}],
+    # each ingredient alone
+    "delay01": lambda: [{"type": "action_delay", "steps": [0, 1]}],
+    "hist": lambda: [{"type": "action_history", "length": 2}],
 }
 # (label, task, env kwargs, extra wrappers under the policy's own stack)
 TARGETS = [("PickCube", "PickCube", {}, [])] + [
