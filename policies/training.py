@@ -85,6 +85,10 @@ class ExperienceSource(Protocol):
 
 def load_agent_state(agent: SAC, model: dict, path: Path) -> None:
     """Networks, temperature and optimizer state of a checkpoint's `model` into `agent`."""
+    saved_grasp = any(k.startswith("grasp.") for k in model.get("agent", {}))
+    if saved_grasp != agent.cfg.grasp_critic:
+        raise CheckpointError(f"checkpoint {path} was trained with sac.grasp_critic={str(saved_grasp).lower()}, "
+                              f"this agent has sac.grasp_critic={str(agent.cfg.grasp_critic).lower()}")
     try:
         agent.load_state_dict(model["agent"], strict=True)
         agent.load_optimizer_state(model["optim"])

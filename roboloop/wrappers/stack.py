@@ -24,6 +24,7 @@ import gymnasium as gym
 from roboloop.hardware.safety import SafetyLimits
 
 from .action import ActionRepeat, LowPass, RateLimit
+from .gripper import DiscreteGripper
 from .noise import ActionNoise, ObservationNoise
 from .observation import HistoryStack, ImageCropResize, RelativeFrame
 from .safety import SafetyWrapper
@@ -60,6 +61,7 @@ WRAPPERS: dict[str, tuple[Callable[..., gym.Env], bool, Callable[[], list[str]] 
     "history": (HistoryStack, False, None),
     "image_crop_resize": (ImageCropResize, False, None),
     "relative_frame": (RelativeFrame, False, None),
+    "discrete_gripper": (DiscreteGripper, False, None),
 }
 
 
