@@ -11,6 +11,6 @@ from .safety import SafetyWrapper
 from .stack import WRAPPERS, build_wrappers, check_stack, interface_wrappers
 from .timing import ActionDelay, ControlJitter, FrameDrop, ObservationDelay
 
-__all__ = ["ActionDelay", "ActionNoise", "ActionRepeat", "ControlJitter", "DiscreteGripper", "FrameDrop", "HistoryStack",
-           "ImageCropResize", "LowPass", "ObservationDelay", "ObservationNoise", "RateLimit", "RelativeFrame",
-           "SafetyWrapper", "WRAPPERS", "build_wrappers", "check_stack", "interface_wrappers"]
+__all__ = ["ActionDelay", "ActionNoise", "ActionRepeat", "ControlJitter", "DiscreteGripper", "FrameDrop",
+           "HistoryStack", "ImageCropResize", "LowPass", "ObservationDelay", "ObservationNoise", "RateLimit",
+           "RelativeFrame", "SafetyWrapper", "WRAPPERS", "build_wrappers", "check_stack", "interface_wrappers"]
