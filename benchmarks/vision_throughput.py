@@ -28,12 +28,12 @@ native bf16 (AVX-512 without AVX512-BF16/AMX: oneDNN converts to float32 and bac
 float32), and two threads on an oversubscribed machine (busy-waiting thread pools; roboloop now sets
 OMP_WAIT_POLICY=PASSIVE).
 
-Measured (defaults but --updates 100 --e2e-updates 2 --frames 300; 2 threads, compiled, the 2-core VM
-shared with other jobs, load average 7.0 -> 8.7), updates/s, median of 3 rounds:
+Measured (--threads 2 --rounds 5 --updates 200; compiled, the 2-core VM otherwise idle, load average
+0.7 -> 1.9), updates/s, median of 5 rounds:
 
-    end-to-end DrQ (conv, float32)                0.15
-    frozen pretrained, bf16 matmuls (before)     13.3
-    frozen pretrained, float32 (after)           35.6   (rounds 52.8, 26.5, 35.6)
+    end-to-end DrQ (conv, float32)                0.61
+    frozen pretrained, bf16 matmuls (before)     31.9
+    frozen pretrained, float32 (after)           69.4   (rounds 62.3, 69.4, 65.6, 70.0, 79.7)
 """
 from __future__ import annotations
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -80,9 +81,19 @@ def run_seed(base: TrainConfig, seed: int, folder: Path, settings: BenchSettings
     quiet = lambda s: None  # noqa: E731
     env_cache: dict = {}
 
+    # wall seconds spent training (building or resuming the trainer included, held-out evaluations not),
+    # summed over the chunks; saved after each chunk, so a crash before its evaluation keeps the figure
+    clock = folder / "train_s"
+    train_s = float(clock.read_text()) if clock.exists() else 0.0
+
+    def add_time(t0: float) -> None:
+        nonlocal train_s
+        train_s += time.perf_counter() - t0
+        clock.write_text(f"{train_s:.3f}")
+
     def record(agent, step: int, target: int) -> None:
-        records.append({"step": step, "target_step": target, **_held_out_eval(agent, cfg, settings.eval_episodes,
-                                                                                 env_cache)})
+        records.append({"step": step, "target_step": target, "train_s": round(train_s, 2),
+                        **_held_out_eval(agent, cfg, settings.eval_episodes, env_cache)})
         _write_json(evals_path, records)
         log(f"seed {seed}: step {step}: held-out success {records[-1]['success_rate']:.0%} "
             f"(return {records[-1]['mean_return']:.2f})")
@@ -96,16 +107,22 @@ def run_seed(base: TrainConfig, seed: int, folder: Path, settings: BenchSettings
             record(agent, step, records[-1]["target_step"] + settings.eval_every if records else settings.eval_every)
         target = records[-1]["target_step"]
     else:
+        t0 = time.perf_counter()
         trainer = Trainer(_chunk(cfg, settings.eval_every), run_dir=folder / "run", progress=False, log=quiet)
+        add_time(t0)
         if not records:
             record(trainer.agent, 0, 0)
+        t0 = time.perf_counter()
         result = trainer.run()
+        add_time(t0)
         target = settings.eval_every
         record(trainer.agent, result.steps, target)
     while records[-1]["step"] < cfg.steps:
         target = min(target + settings.eval_every, cfg.steps)
+        t0 = time.perf_counter()
         trainer = Trainer.resume(ckpt, steps=max(target, records[-1]["step"] + 1), progress=False, log=quiet)
         result = trainer.run()
+        add_time(t0)
         record(trainer.agent, result.steps, target)
     done_path.write_text(json.dumps({"steps": records[-1]["step"]}))
     if "env" in env_cache:
@@ -197,6 +214,12 @@ def steps_to(recs: list[dict], bar: float) -> int | None:
     return next((int(r["step"]) for r in recs if r["success_rate"] >= bar), None)
 
 
+def minutes_to(recs: list[dict], bar: float) -> float | None:
+    """Wall minutes of training before the first held-out evaluation at or above `bar`, or None."""
+    return next((r["train_s"] / 60 for r in recs if r["success_rate"] >= bar and r.get("train_s") is not None),
+                None)
+
+
 def report(folders: list[str | Path], out: str | Path, bar: float = 0.8, reps: int = 2000,
            log: Callable[[str], None] = print) -> Path:
     """Statistics, plots and a markdown summary over the bench folders; returns report.md's path."""
@@ -260,6 +283,13 @@ def report(folders: list[str | Path], out: str | Path, bar: float = 0.8, reps: i
             reach[f"{a} / {t}"] = {"reached": len(reached), "runs": len(hits), "steps": hits,
                                    "iqm": stats.iqm_interval(censored, reps=reps).as_dict(),
                                    "lower_bound": len(reached) < len(hits)}
+            minutes = [minutes_to(recs, bar) for _, recs in sorted(b.runs.items())]
+            if all(r.get("train_s") is not None for _, recs in b.runs.items() for r in recs):
+                # as for steps: a run that never reached the bar counts with all its training time
+                spent = np.array([m if m is not None else recs[-1]["train_s"] / 60
+                                  for m, (_, recs) in zip(minutes, sorted(b.runs.items()))], dtype=np.float64)
+                reach[f"{a} / {t}"]["minutes"] = minutes
+                reach[f"{a} / {t}"]["iqm_minutes"] = stats.iqm_interval(spent, reps=reps).as_dict()
         ax.set_xlabel("env steps")
         ax.set_ylabel("held-out success (IQM, 95% CI)")
         ax.set_ylim(-0.02, 1.02)
@@ -285,11 +315,19 @@ def report(folders: list[str | Path], out: str | Path, bar: float = 0.8, reps: i
         lines += ["", "| probability of improvement | P(X > Y) [95% CI] |", "|---|---|"]
         lines += [f"| {k} | {v} |" for k, v in pairs.items()]
     lines += ["", f"Env steps to {bar:.0%} held-out success (first evaluation at or above it):", "",
-              "| algorithm / task | reached | IQM steps [95% CI] |", "|---|---|---|"]
+              "| algorithm / task | reached | IQM steps [95% CI] | IQM training minutes [95% CI] |",
+              "|---|---|---|---|"]
     for k, v in reach.items():
         iqm = stats.Interval(**v["iqm"])
         note = " (lower bound: runs that never reached it count at their budget)" if v["lower_bound"] else ""
-        lines.append(f"| {k} | {v['reached']}/{v['runs']} | {iqm.point:.0f} [{iqm.low:.0f}, {iqm.high:.0f}]{note} |")
+        wall = "-"
+        if "iqm_minutes" in v:
+            m = stats.Interval(**v["iqm_minutes"])
+            wall = f"{m.point:.1f} [{m.low:.1f}, {m.high:.1f}]"
+        lines.append(f"| {k} | {v['reached']}/{v['runs']} | {iqm.point:.0f} [{iqm.low:.0f}, {iqm.high:.0f}]{note} "
+                     f"| {wall} |")
+    lines += ["", "Training minutes: wall-clock time in training up to that evaluation (held-out evaluations "
+              "excluded), so they depend on the machine and its load."]
     lines += [""] + [f"![learning curves]({p})" for p in curves_png] + ["", "![performance profiles](profiles.png)", ""]
     md = out / "report.md"
     md.write_text("\n".join(lines))

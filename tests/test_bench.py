@@ -54,7 +54,7 @@ def fake_bench(folder, name, task, finals, steps=1000, every=250):
     runs = {}
     for seed, final in enumerate(finals):
         runs[str(seed)] = [{"step": t + (7 if t else 0), "target_step": t, "success_rate": final * t / steps,
-                            "mean_return": 0.0, "mean_length": 10.0, "successes": []}
+                            "mean_return": 0.0, "mean_length": 10.0, "successes": [], "train_s": 0.06 * t}
                            for t in range(0, steps + 1, every)]
     folder.mkdir(parents=True)
     (folder / "bench.json").write_text(json.dumps({
@@ -79,6 +79,9 @@ def test_report_from_known_evaluations(tmp_path):
     # good crosses 80% first at target 1000 (0.85, 0.9) or 1000 for all; steps are target + 7
     assert out["steps_to_bar"]["good / roboloop/Reach-v0"]["reached"] == 5
     assert out["steps_to_bar"]["good / roboloop/Reach-v0"]["steps"] == [1007] * 5
+    assert out["steps_to_bar"]["good / roboloop/Reach-v0"]["minutes"] == pytest.approx([1.0] * 5)
+    assert out["steps_to_bar"]["bad / roboloop/Reach-v0"]["minutes"] == [None] * 5
+    assert "| 1.0 [1.0, 1.0] |" in text       # IQM training minutes to the bar
     assert out["steps_to_bar"]["bad / roboloop/Reach-v0"]["reached"] == 0
     for png in ("curves_roboloop_Reach-v0.png", "profiles.png"):
         data = (tmp_path / "report" / png).read_bytes()
@@ -106,6 +109,7 @@ def test_two_seed_run_is_resumable_and_evaluates_on_held_out_seeds(tmp_path, cap
     for recs in bench["runs"].values():
         assert [r["target_step"] for r in recs] == [0, 75, 150] and recs[-1]["step"] >= 150
         assert all(len(r["successes"]) == 2 for r in recs)
+        assert 0 < recs[0]["train_s"] < recs[1]["train_s"] < recs[2]["train_s"]
     # a crash between a seed's last checkpoint and its evaluation: the evaluation is redone, not the training
     seed1 = out / "seed-1"
     (seed1 / "done").unlink()

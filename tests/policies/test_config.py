@@ -48,3 +48,17 @@ def test_presets_are_found_for_any_spelling_of_the_task():
         assert build_train_config(name).demos == 10
     with pytest.raises(ValueError, match="unknown task"):
         build_train_config("Juggle")
+
+
+def test_a_preset_given_as_config_file_trains_its_own_task():
+    from roboloop.config import PRESET_DIR
+    from roboloop.envs import resolve_task
+    presets = [p for p in sorted(PRESET_DIR.glob("*.yaml")) if p.stem != "sim2real"]
+    assert len(presets) >= 8
+    for path in presets:
+        cfg = build_train_config(None, str(path))
+        # the file is the preset of the task it names, so `--config FILE` and `--task TASK` train the same
+        assert resolve_task(cfg.task).lower().endswith(f"/{path.stem}-v0"), path.name
+        assert cfg == build_train_config(cfg.task), path.name
+    # as a preset, the run's own task wins over the file's
+    assert build_train_config("so101-PickCubeVision").task == "so101-PickCubeVision"
