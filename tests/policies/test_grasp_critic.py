@@ -16,8 +16,8 @@ from .test_compile import state_batch
 
 
 def grasp_agent(compile=False, **kw):
-    return SAC({"state": (6,)}, 4, SACConfig(matmul_precision="float32", compile=compile, hidden_dims=(32, 32),
-                                             grasp_critic=True, **kw))
+    kw = {"hidden_dims": (32, 32), **kw}
+    return SAC({"state": (6,)}, 4, SACConfig(matmul_precision="float32", compile=compile, grasp_critic=True, **kw))
 
 
 def test_gripper_actions_map_to_commands_by_thresholds():
@@ -124,7 +124,7 @@ def test_compiled_grasp_step_matches_eager():
     agents = []
     for compile in (True, False):
         torch.manual_seed(0)
-        agents.append(grasp_agent(compile=compile))
+        agents.append(grasp_agent(compile=compile, hidden_dims=(16,)))
     compiled, eager = agents
     torch.manual_seed(1)
     b = 64
@@ -141,3 +141,28 @@ def test_compiled_grasp_step_matches_eager():
         torch.testing.assert_close(c, e, rtol=1e-4, atol=1e-5, msg=lambda m: f"{name}: {m}")
     for c, e in zip(compiled.grasp_opt.exp_avg_sq, eager.grasp_opt.exp_avg_sq):
         torch.testing.assert_close(c, e, rtol=1e-3, atol=1e-12)
+
+
+def test_demos_recorded_with_the_absolute_gripper_feed_a_grasp_critic_run(tmp_path):
+    from roboloop.dataset import save_demos
+    from roboloop.envs import env_spec, make_env, obs_layout
+    from roboloop.policies.training import Layout, TrainingLoop
+    from roboloop.record import drive
+    episodes, spec = drive("PickCube", "expert", 1, view=False, log=lambda s: None)   # no wrapper: -1 / +1
+    assert "wrappers" not in spec
+    good = save_demos(tmp_path / "demos.npz", episodes, spec)
+    episodes[0].actions[3] = np.array([0, 0, 0, 0.2], np.float32)   # an absolute half-closed gripper
+    bad = save_demos(tmp_path / "half.npz", episodes, spec)
+
+    def loop(demo_file):
+        cfg = build_train_config("PickCube", None, ["sac.grasp_critic=true", "sac.hidden_dims=[16]",
+                                                    "sac.compile=false", "demos=0", f"demo_file={demo_file}"])
+        env = make_env(cfg.task, cfg.env, cfg.wrappers)
+        assert env_spec(env)["wrappers"] == ["discrete_gripper"]
+        return TrainingLoop(cfg, env_spec(env), Layout(*obs_layout(env)), log=lambda s: None, progress=False)
+
+    training = loop(good)
+    training.fill_demos()
+    assert training.demo.num_added == len(episodes[0].actions)
+    with pytest.raises(ValueError, match="1 gripper value"):
+        loop(bad)
