@@ -9,7 +9,9 @@ and its architecture alone, without critics, target networks or optimizers:
     action = actor.act(obs, deterministic=True)        # (A,) float32 in [-1, 1]
 
 Its state (`actor_state()`) holds "encoder.*" (the conv encoder for image tasks; nothing for state-only
-tasks) and "actor.*" tensors, the same names the agent's checkpoint uses for them.
+tasks) and "actor.*" tensors, the same names the agent's checkpoint uses for them. With a grasp head
+(`ActorArch.grasp_head`, sac.grasp_critic) the policy covers the first A-1 dims and "grasp.*" holds the
+grasp critic Q_g(s, k), whose greedy command -1 open / 0 stay / +1 close is the last action dim.
 """
 from __future__ import annotations
 
@@ -21,7 +23,8 @@ import torch
 import torch.nn as nn
 
 from roboloop.policies.encoders import PretrainedEncoder
-from roboloop.policies.networks import ConvEncoder, SquashedGaussianActor, StateEncoder, resolve_low_precision
+from roboloop.policies.networks import (ConvEncoder, GraspCritic, SquashedGaussianActor, StateEncoder,
+                                       resolve_low_precision)
 
 
 IMAGE_ENCODERS = ("conv", "pretrained")
@@ -34,7 +37,8 @@ class ActorArch:
     hidden_dims: widths of the policy MLP; image_feature_dim / image_channels: the conv encoder of
     image tasks; matmul_precision: "auto", "float32" or "bfloat16" hidden-layer matmuls;
     image_encoder: "conv" (the DrQ conv encoder) or "pretrained" (policies/encoders.py's keypoint
-    backbone; its weights travel in the actor state like every other tensor).
+    backbone; its weights travel in the actor state like every other tensor); grasp_head: the last
+    action dim (a gripper) is the greedy command of a discrete grasp critic (networks.GraspCritic).
     """
 
     hidden_dims: tuple[int, ...] = (256, 256)
@@ -42,6 +46,7 @@ class ActorArch:
     image_channels: int = 32
     matmul_precision: str = "auto"
     image_encoder: str = "conv"
+    grasp_head: bool = False
 
     def __post_init__(self) -> None:
         if self.image_encoder not in IMAGE_ENCODERS:
@@ -59,7 +64,8 @@ class ActorArch:
             raise ValueError(f"actor architecture needs the keys {sorted(names)}, got {got}")
         return cls(hidden_dims=tuple(int(h) for h in data["hidden_dims"]),
                    image_feature_dim=int(data["image_feature_dim"]), image_channels=int(data["image_channels"]),
-                   matmul_precision=str(data["matmul_precision"]), image_encoder=str(data["image_encoder"]))
+                   matmul_precision=str(data["matmul_precision"]), image_encoder=str(data["image_encoder"]),
+                   grasp_head=bool(data["grasp_head"]))
 
 
 def spec_layout(spec: Mapping[str, Any]) -> tuple[dict[str, tuple[int, ...]], int]:
@@ -75,8 +81,8 @@ def spec_layout(spec: Mapping[str, Any]) -> tuple[dict[str, tuple[int, ...]], in
 
 
 class Actor(nn.Module):
-    """Encoder + squashed-Gaussian policy. obs_shapes: {"state": (D,), "<camera>": (H, W, 3), ...};
-    actions (A,) in [-1, 1]."""
+    """Encoder + squashed-Gaussian policy (+ the grasp critic with a grasp head). obs_shapes: {"state": (D,),
+    "<camera>": (H, W, 3), ...}; actions (A,) in [-1, 1]; the policy's own dims: cont_dim (A, or A-1)."""
 
     def __init__(self, obs_shapes: Mapping[str, tuple[int, ...]], act_dim: int, arch: ActorArch = ActorArch()):
         super().__init__()
@@ -93,7 +99,13 @@ class Actor(nn.Module):
                                                   arch.image_feature_dim, arch.image_channels, low)
         else:
             self.encoder = StateEncoder(state_dim)
-        self.actor = SquashedGaussianActor(self.encoder.out_dim, act_dim, arch.hidden_dims, low)
+        if arch.grasp_head and act_dim < 2:
+            raise ValueError(f"a grasp head needs a gripper after at least one continuous action dim, "
+                             f"got an action of {act_dim} dim")
+        self.cont_dim = act_dim - 1 if arch.grasp_head else act_dim
+        self.actor = SquashedGaussianActor(self.encoder.out_dim, self.cont_dim, arch.hidden_dims, low)
+        if arch.grasp_head:
+            self.grasp = GraspCritic(self.encoder.out_dim, arch.hidden_dims, low)
 
     @classmethod
     def from_spec(cls, spec: Mapping[str, Any], arch: ActorArch = ActorArch()) -> "Actor":
@@ -103,9 +115,11 @@ class Actor(nn.Module):
     @torch.no_grad()
     def act(self, obs: dict[str, np.ndarray], deterministic: bool = False) -> np.ndarray:
         """One observation (unbatched) -> action (A,) float32 in [-1, 1]: tanh(mu) when deterministic,
-        else a sample of the policy."""
+        else a sample of the policy; with a grasp head, the gripper is the greedy command either way."""
         feat = self.encoder({k: torch.as_tensor(v)[None] for k, v in obs.items()})
         a = self.actor.deterministic(feat) if deterministic else self.actor.sample(feat)[0]
+        if self.arch.grasp_head:
+            a = torch.cat([a, self.grasp.command(feat)[:, None]], dim=-1)
         return a[0].numpy().astype(np.float32)
 
     def actor_state(self) -> dict[str, torch.Tensor]:
@@ -115,6 +129,11 @@ class Actor(nn.Module):
     def load_actor_state(self, state: Mapping[str, Any]) -> None:
         """Load `actor_state()` tensors (torch or numpy); a missing, extra or misshaped tensor is a
         ValueError naming it."""
+        has_grasp = any(k.startswith("grasp.") for k in state)
+        if has_grasp != self.arch.grasp_head:
+            raise ValueError(f"actor state {'has' if has_grasp else 'has no'} grasp critic ('grasp.*' tensors) "
+                             f"but this actor is built with grasp_head={self.arch.grasp_head} "
+                             f"(sac.grasp_critic must match the run that trained it)")
         try:
             self.load_state_dict({k: v if isinstance(v, torch.Tensor) else torch.from_numpy(np.array(v))
                                   for k, v in state.items()}, strict=True)

@@ -25,13 +25,15 @@ def distill_actor(agent: SAC, states: np.ndarray, labels: np.ndarray, updates: i
                   batch_size: int = 256, lr: float = 1e-3, seed: int = 0,
                   progress: Callable[[int, float], None] | None = None, every: int = 250) -> DistillResult:
     """Fit agent.actor's mean action tanh(mu) to `labels` (N, A) on `states` (N, D); state-only agents.
-    `progress(update, mse)` is called every `every` updates (long fits on a busy machine stay audible)."""
+    `progress(update, mse)` is called every `every` updates (long fits on a busy machine stay audible).
+    With a grasp critic (sac.grasp_critic) only the continuous dims are fitted: the gripper's command is
+    the grasp critic's, which learns from the same demos by its TD loss."""
     if agent.image_keys:
         raise ValueError("distill_actor fits state-only actors")
     if states.ndim != 2 or labels.shape != (states.shape[0], agent.act_dim):
         raise ValueError(f"states must be (N, D) and labels (N, {agent.act_dim}), got {states.shape} and {labels.shape}")
     gen = torch.Generator().manual_seed(seed)
-    x, y = torch.as_tensor(states), torch.as_tensor(labels)
+    x, y = torch.as_tensor(states), torch.as_tensor(labels[:, :agent.cont_dim])
     params = list(agent.actor.parameters())
     for p in params:
         p.requires_grad_(True)   # SAC trains through explicit gradients; plain autograd here

@@ -57,6 +57,11 @@ class TrainConfig:
                             "demos": (0, None), "demo_noise": (0.0, None), "demo_bc_updates": (0, None), "eval_every": (0, None),
                             "eval_episodes": (1, None), "checkpoint_every": (1, None), "stop_at_success": (0.0, 1.0),
                             "torch_threads": (0, None)})
+        # The grasp critic's "stay" needs an env that holds the gripper: the stack's outermost entry, in sim
+        # and on the robot alike (every env of a run is built from this list).
+        if self.sac.grasp_critic and not any(isinstance(w, dict) and w.get("type") == "discrete_gripper"
+                                             for w in self.wrappers):
+            self.wrappers = [*self.wrappers, {"type": "discrete_gripper"}]
 
 
 def _coerce(value: Any, tp: Any, key: str) -> Any:

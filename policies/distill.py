@@ -91,6 +91,9 @@ def distill_checkpoint(teacher: str | Path, out_dir: str | Path, hidden_dims: tu
         raise ValueError(f"rounds, episodes, eval_episodes and updates must be >= 1 "
                          f"(got {rounds}, {episodes}, {eval_episodes}, {updates})")
     ckpt = load_checkpoint(teacher, load_replay=False)
+    if ckpt.meta["config"].get("sac", {}).get("grasp_critic", False):
+        raise ValueError(f"{teacher} acts with a grasp critic (sac.grasp_critic): its gripper is a discrete "
+                         f"command that a student MLP does not reproduce, so it cannot be distilled")
     base = dict(ckpt.meta["config"])
     base["sac"] = {**base["sac"], "actor_hidden_dims": list(hidden_dims)}
     if task is not None:

@@ -139,6 +139,42 @@ class SquashedGaussianActor(nn.Module):
         return torch.tanh(mu)
 
 
+class GraspCritic(nn.Module):
+    """Q_g(s, k) for the gripper commands k = 0 open, 1 stay, 2 close (HIL-SERL's grasp critic, a DQN head).
+
+    LayerNorm after every hidden layer, as in the critics. forward(feat (B, D)) -> q (B, 3);
+    command(feat) -> the greedy command's gripper value (B,) in {-1 open, 0 stay, +1 close}.
+    """
+
+    def __init__(self, feat_dim: int, hidden_dims: tuple[int, ...], low_precision: bool = False):
+        super().__init__()
+        self.low_precision = low_precision
+        layers: list[nn.Module] = []
+        d = feat_dim
+        for h in hidden_dims:
+            layers += [nn.Linear(d, h), nn.LayerNorm(h), nn.ReLU()]
+            d = h
+        self.hidden = nn.Sequential(*layers)
+        self.head = nn.Linear(d, len(GRIPPER_COMMANDS))
+
+    def forward(self, feat: torch.Tensor) -> torch.Tensor:
+        with hidden_precision(self.low_precision):
+            h = self.hidden(feat)
+        return self.head(h.float())
+
+    def command(self, feat: torch.Tensor) -> torch.Tensor:
+        return self(feat).argmax(dim=-1).float() - 1.0
+
+
+GRIPPER_COMMANDS = (-1.0, 0.0, 1.0)   # gripper value of command k: open, stay, close
+
+
+def gripper_class(gripper: torch.Tensor, threshold: float = 0.5) -> torch.Tensor:
+    """A gripper action (B,) -> its command k (B,) int64: 2 close (> threshold), 0 open (< -threshold),
+    else 1 stay. Scripted demos' absolute -1 / +1 and the grasp critic's -1 / 0 / +1 map alike."""
+    return (gripper > threshold).long() - (gripper < -threshold).long() + 1
+
+
 def tanh_gaussian_sample(mu: torch.Tensor, log_std: torch.Tensor, eps: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """a = tanh(u), u = mu + exp(log_std) * eps; returns (a, log pi(a|s)), log-prob summed over the last dim."""
     u = mu + log_std.exp() * eps

@@ -9,6 +9,15 @@
     alpha:   L_a  = -mean_b log_alpha * (log pi(a~|s) + H_target),      H_target = -|A| / 2 by default.
     targets: theta' <- (1 - tau) theta' + tau theta after every critic step.
 
+With `grasp_critic` (HIL-SERL's gripper DQN; the task's last action dim is a gripper behind the
+discrete_gripper wrapper), the actor and the critics above cover the first A-1 dims and a grasp critic
+Q_g(s, k) over the commands k in {0 open, 1 stay, 2 close} (gripper values -1 / 0 / +1) picks the last:
+    grasp:   L_g = mean_b (Q_g(s, k) - y_g)^2,   k = the stored gripper action's command (> 0.5 close,
+             < -0.5 open, else stay),  y_g = r + gamma * (1 - terminated) * Q'_g(s', argmax_k' Q_g(s', k'))
+             (double DQN: the online net picks, the target net evaluates), on every critic step's batch.
+    acting:  gripper = argmax_k Q_g(s, k) - 1, greedy in training and evaluation alike.
+Q_g reads the critic encoder's features, detached (the critic's loss alone trains the encoder).
+
 With images, an encoder is shared: the critic's loss trains it, the actor reads detached features, and
 both see DrQ random-shift augmented frames. With the pretrained encoder frozen (image_encoder=
 "pretrained", the PickCubeVision preset), batches carry the backbone's per-frame features computed when
@@ -36,7 +45,8 @@ from torch.func import functional_call, grad_and_value
 from roboloop.policies.ranges import check_ranges
 from roboloop.policies.actor import Actor, ActorArch
 from roboloop.policies.encoders import PretrainedEncoder, load_backbone
-from roboloop.policies.networks import CriticEnsemble, random_shift, resolve_low_precision, tanh_gaussian_sample
+from roboloop.policies.networks import (CriticEnsemble, gripper_class, random_shift, resolve_low_precision,
+                                       tanh_gaussian_sample)
 from roboloop.policies.optim import Adam
 
 
@@ -78,6 +88,9 @@ class SACConfig:
     # torch.compile each update step into one graph (about 2x the updates/s of eager on a 2-core CPU;
     # the first update pays a one-off compile of ~20-40 s). Falls back to eager if compiling fails.
     compile: bool = True
+    # The last action dim (a gripper) becomes a close / stay / open command chosen by a DQN grasp critic
+    # (HIL-SERL); the config then adds the discrete_gripper wrapper, which holds the gripper on "stay".
+    grasp_critic: bool = False
 
     def __post_init__(self) -> None:
         check_ranges(self, {"hidden_dims": (1, None), "actor_hidden_dims": (1, None), "num_critics": (1, None),
@@ -101,14 +114,15 @@ def trainable_parameters(encoder: nn.Module) -> dict[str, torch.Tensor]:
 def actor_arch(cfg: SACConfig) -> ActorArch:
     """The actor's architecture in `cfg`: all an actor process needs, with the env spec, to run the policy."""
     return ActorArch(tuple(cfg.actor_hidden_dims or cfg.hidden_dims), cfg.image_feature_dim, cfg.image_channels,
-                     cfg.matmul_precision, cfg.image_encoder)
+                     cfg.matmul_precision, cfg.image_encoder, cfg.grasp_critic)
 
 
 class SAC(nn.Module):
     """The actor pi (encoder + squashed-Gaussian policy, actor.py), the critic ensemble, their targets,
-    the temperature and the three optimizers.
+    the temperature and the three optimizers (with grasp_critic: the grasp critic, its target, a fourth).
 
-    obs_shapes: {"state": (D,), "<camera>": (H, W, 3), ...}; act_dim: A (actions live in [-1, 1]^A).
+    obs_shapes: {"state": (D,), "<camera>": (H, W, 3), ...}; act_dim: A (actions live in [-1, 1]^A);
+    cont_dim: the dims of the policy and the critics (A, or A-1 with the grasp critic).
     """
 
     def __init__(self, obs_shapes: dict[str, tuple[int, ...]], act_dim: int, cfg: SACConfig):
@@ -121,15 +135,20 @@ class SAC(nn.Module):
         # pi itself stays unregistered, so each tensor appears once in state_dict().
         self.__dict__["pi"] = pi
         self.encoder, self.actor, self.image_keys = pi.encoder, pi.actor, pi.image_keys
+        self.cont_dim = pi.cont_dim
         if isinstance(self.encoder, PretrainedEncoder):
             self.encoder.backbone.load_state_dict(load_backbone(cfg.encoder_weights).state_dict())
             self.encoder.frozen = cfg.freeze_encoder
         feat_dim = self.encoder.out_dim
-        self.critic = CriticEnsemble(feat_dim, act_dim, cfg.hidden_dims, cfg.num_critics, cfg.critic_layer_norm, low)
+        self.critic = CriticEnsemble(feat_dim, self.cont_dim, cfg.hidden_dims, cfg.num_critics, cfg.critic_layer_norm,
+                                     low)
         self.encoder_target = copy.deepcopy(self.encoder)
         self.critic_target = copy.deepcopy(self.critic)
+        if cfg.grasp_critic:   # pi's grasp critic, registered as "grasp.*" like its encoder and policy
+            self.grasp = pi.grasp
+            self.grasp_target = copy.deepcopy(self.grasp)
         self.log_alpha = nn.Parameter(torch.tensor(float(np.log(cfg.init_temperature))))
-        self.target_entropy = cfg.target_entropy if cfg.target_entropy is not None else -act_dim / 2.0
+        self.target_entropy = cfg.target_entropy if cfg.target_entropy is not None else -self.cont_dim / 2.0
 
         # Parameters are trained through explicit gradients (torch.func), never through .grad.
         self.requires_grad_(False)
@@ -143,13 +162,18 @@ class SAC(nn.Module):
         self.critic_opt = Adam(self._online, cfg.critic_lr, max_grad_norm=cfg.grad_clip_norm)
         self.actor_opt = Adam(list(self._actor_params.values()), cfg.actor_lr, max_grad_norm=cfg.grad_clip_norm)
         self.alpha_opt = Adam([self.log_alpha], cfg.temperature_lr)
+        if cfg.grasp_critic:
+            self._grasp_params = dict(self.grasp.named_parameters())
+            self._grasp_online, self._grasp_target = list(self.grasp.parameters()), list(self.grasp_target.parameters())
+            self.grasp_opt = Adam(self._grasp_online, cfg.critic_lr, max_grad_norm=cfg.grad_clip_norm)
         self._critic_step = self._compiled(self._critic_step_eager)
         self._actor_step = self._compiled(self._actor_step_eager)
         self._update_step = self._compiled(self._update_step_eager)
 
     # ----------------------------------------------------------------------------------- acting
     def act(self, obs: dict[str, np.ndarray], deterministic: bool = False) -> np.ndarray:
-        """One observation (unbatched) -> action (A,) float32 in [-1, 1] (the actor's, see actor.py)."""
+        """One observation (unbatched) -> action (A,) float32 in [-1, 1] (the actor's, see actor.py; with the
+        grasp critic the last dim is its greedy command -1 / 0 / +1)."""
         return self.pi.act(obs, deterministic)
 
     def actor_state(self) -> dict[str, torch.Tensor]:
@@ -180,11 +204,12 @@ class SAC(nn.Module):
 
     def update_actor_and_temperature(self, feat: torch.Tensor) -> dict[str, torch.Tensor]:
         """One step of the actor and of log_alpha on (detached) features feat (B, D)."""
-        return self._actor_step(feat, torch.randn(feat.shape[0], self.act_dim))
+        return self._actor_step(feat, torch.randn(feat.shape[0], self.cont_dim))
 
     def update(self, batches: list[dict]) -> dict[str, torch.Tensor]:
         """`utd_ratio` critic steps (one per batch), then one actor/temperature step on the last batch.
-        A batch's optional "demo" (B,) float marks its demo rows (the behaviour-cloning term's)."""
+        A batch's optional "demo" (B,) float marks its demo rows (the behaviour-cloning term's). With the
+        grasp critic each critic step also makes one grasp critic step."""
         for batch in batches[:-1]:
             self.update_critic(batch)
         last = batches[-1]
@@ -192,28 +217,34 @@ class SAC(nn.Module):
         demo = last.get("demo")
         demo = torch.zeros(last["action"].shape[0]) if demo is None else demo.float()
         # The last critic step and the actor step run as one graph: one call instead of two.
-        return self._update_step(*critic_inputs, torch.randn(last["action"].shape), demo)
+        return self._update_step(*critic_inputs, torch.randn(critic_inputs[1].shape), demo)
 
     def _critic_inputs(self, batch: dict) -> tuple:
-        """The critic step's arguments, with its random numbers drawn here, outside any compiled graph."""
+        """The critic step's arguments, with its random numbers drawn here, outside any compiled graph.
+        With the grasp critic, the action splits into the continuous dims and the gripper's command k."""
         cfg = self.cfg
         subset = None
         if cfg.num_min_critics is not None and cfg.num_min_critics < cfg.num_critics:
             subset = torch.randperm(cfg.num_critics)[: cfg.num_min_critics]
         obs, next_obs = self._augment(batch["obs"]), self._augment(batch["next_obs"])
-        return (obs, batch["action"], batch["reward"], batch["terminated"], next_obs,
-                torch.randn(batch["action"].shape), subset)
+        action, grasp_k = batch["action"], None
+        if cfg.grasp_critic:
+            action, grasp_k = action[:, :-1], gripper_class(action[:, -1])
+        return (obs, action, batch["reward"], batch["terminated"], next_obs, torch.randn(action.shape), subset,
+                grasp_k)
 
-    def _update_step_eager(self, obs, action, reward, terminated, next_obs, next_eps, subset, actor_eps, demo):
-        info = self._critic_step_eager(obs, action, reward, terminated, next_obs, next_eps, subset)
+    def _update_step_eager(self, obs, action, reward, terminated, next_obs, next_eps, subset, grasp_k, actor_eps,
+                           demo):
+        info = self._critic_step_eager(obs, action, reward, terminated, next_obs, next_eps, subset, grasp_k)
         info.update(self._actor_step_eager(info.pop("feat"), actor_eps, action, demo))
         return info
 
-    def _critic_step_eager(self, obs, action, reward, terminated, next_obs, next_eps, subset):
+    def _critic_step_eager(self, obs, action, reward, terminated, next_obs, next_eps, subset, grasp_k=None):
         cfg = self.cfg
         with torch.no_grad():
-            next_a, next_logp = self.actor.sample(self.encoder(next_obs), next_eps)
-            q_next = self.critic_target(self.encoder_target(next_obs), next_a)  # (E, B)
+            next_feat, next_feat_target = self.encoder(next_obs), self.encoder_target(next_obs)
+            next_a, next_logp = self.actor.sample(next_feat, next_eps)
+            q_next = self.critic_target(next_feat_target, next_a)  # (E, B)
             if subset is not None:
                 q_next = q_next[subset]
             v_next = q_next.min(dim=0).values
@@ -229,7 +260,27 @@ class SAC(nn.Module):
         grads, (loss, (q, feat)) = grad_and_value(critic_loss, has_aux=True)(self._critic_params)
         self.critic_opt.step([*grads["critic"].values(), *grads["encoder"].values()])
         torch._foreach_lerp_(self._target, self._online, cfg.tau)
-        return {"critic_loss": loss.detach(), "q": q.detach().mean(), "feat": feat.detach()}
+        info = {"critic_loss": loss.detach(), "q": q.detach().mean(), "feat": feat.detach()}
+        if grasp_k is not None:
+            info.update(self._grasp_step(feat.detach(), grasp_k, reward, terminated, next_feat, next_feat_target))
+        return info
+
+    def _grasp_step(self, feat, k, reward, terminated, next_feat, next_feat_target):
+        """One DQN step of the grasp critic on features (B, D) and commands k (B,) int64, then its Polyak update."""
+        cfg = self.cfg
+        with torch.no_grad():
+            k_next = self.grasp(next_feat).argmax(dim=-1, keepdim=True)              # the online net picks
+            q_next = self.grasp_target(next_feat_target).gather(-1, k_next).squeeze(-1)  # the target evaluates
+            y = reward + cfg.gamma * (1.0 - terminated) * q_next
+
+        def grasp_loss(params):
+            q = functional_call(self.grasp, params, (feat,)).gather(-1, k[:, None]).squeeze(-1)
+            return (q - y).square().mean(), q
+
+        grads, (loss, q) = grad_and_value(grasp_loss, has_aux=True)(self._grasp_params)
+        self.grasp_opt.step(list(grads.values()))
+        torch._foreach_lerp_(self._grasp_target, self._grasp_online, cfg.tau)
+        return {"grasp_loss": loss.detach(), "grasp_q": q.detach().mean()}
 
     def _actor_step_eager(self, feat, eps, demo_action=None, demo=None):
         alpha = self.alpha
@@ -270,10 +321,18 @@ class SAC(nn.Module):
 
     # ------------------------------------------------------------------------------ persistence
     def optimizer_state(self) -> dict:
-        return {"actor": self.actor_opt.state_dict(), "critic": self.critic_opt.state_dict(),
-                "alpha": self.alpha_opt.state_dict()}
+        state = {"actor": self.actor_opt.state_dict(), "critic": self.critic_opt.state_dict(),
+                 "alpha": self.alpha_opt.state_dict()}
+        if self.cfg.grasp_critic:
+            state["grasp"] = self.grasp_opt.state_dict()
+        return state
 
     def load_optimizer_state(self, state: dict) -> None:
+        if ("grasp" in state) != self.cfg.grasp_critic:
+            raise ValueError(f"optimizer state {'has' if 'grasp' in state else 'has no'} grasp critic but this "
+                             f"agent has sac.grasp_critic={str(self.cfg.grasp_critic).lower()}")
         self.actor_opt.load_state_dict(state["actor"])
         self.critic_opt.load_state_dict(state["critic"])
         self.alpha_opt.load_state_dict(state["alpha"])
+        if self.cfg.grasp_critic:
+            self.grasp_opt.load_state_dict(state["grasp"])

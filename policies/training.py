@@ -85,11 +85,28 @@ class ExperienceSource(Protocol):
 
 def load_agent_state(agent: SAC, model: dict, path: Path) -> None:
     """Networks, temperature and optimizer state of a checkpoint's `model` into `agent`."""
+    saved_grasp = any(k.startswith("grasp.") for k in model.get("agent", {}))
+    if saved_grasp != agent.cfg.grasp_critic:
+        raise CheckpointError(f"checkpoint {path} was trained with sac.grasp_critic={str(saved_grasp).lower()}, "
+                              f"this agent has sac.grasp_critic={str(agent.cfg.grasp_critic).lower()}")
     try:
         agent.load_state_dict(model["agent"], strict=True)
         agent.load_optimizer_state(model["optim"])
     except (KeyError, RuntimeError, ValueError) as e:
         raise CheckpointError(f"checkpoint {path} does not fit this agent's networks: {e}") from None
+
+
+def gripper_demo_spec(saved: dict, episodes: list, path: str) -> dict:
+    """The spec of demos recorded without the discrete_gripper wrapper (sac.grasp_critic), as if with it: their
+    absolute gripper commands (-1 open, +1 closed) mean the same through it. Gripper values between -0.5 and
+    0.5, which it would read as "stay", are refused (ValueError naming the file)."""
+    if "discrete_gripper" in saved.get("wrappers", []):
+        return saved
+    held = sum(int(np.sum(np.abs(np.asarray(e.actions)[:, -1]) <= 0.5)) for e in episodes)
+    if held:
+        raise ValueError(f"demo file {path} was recorded with an absolute gripper and has {held} gripper "
+                         f"value(s) in [-0.5, 0.5], which sac.grasp_critic's discrete_gripper reads as 'stay'")
+    return {**saved, "wrappers": [*saved.get("wrappers", []), "discrete_gripper"]}
 
 
 def collect_demos(cfg: TrainConfig, buffer: ReplayBuffer, episodes: int, log: Callable[[str], None],
@@ -141,8 +158,11 @@ class TrainingLoop:
         if cfg.demo_file:
             from roboloop.dataset import load_demos
             self.demo_episodes, meta = load_demos(cfg.demo_file)
+            saved = meta["env_spec"]
+            if cfg.sac.grasp_critic:
+                saved = gripper_demo_spec(saved, self.demo_episodes, cfg.demo_file)
             try:
-                check_spec(meta["env_spec"], spec)
+                check_spec(saved, spec)
             except SpecMismatchError as e:
                 raise SpecMismatchError(f"demo file {cfg.demo_file} was recorded on another task: {e}") from None
         max_len = spec.get("max_episode_steps") or 1_000

@@ -89,7 +89,7 @@ def run_seed(base: TrainConfig, seed: int, folder: Path, settings: BenchSettings
     def add_time(t0: float) -> None:
         nonlocal train_s
         train_s += time.perf_counter() - t0
-        clock.write_text(f"{train_s:.3f}")
+        clock.write_text(repr(train_s))   # in full: a redone evaluation must round it as the first did
 
     def record(agent, step: int, target: int) -> None:
         records.append({"step": step, "target_step": target, "train_s": round(train_s, 2),

@@ -491,6 +491,23 @@ def _check_finite(mlp, source: Path) -> None:
                                   f"values; the policy diverged in training, so there is nothing to export")
 
 
+def refuse_grasp_head(source: Path) -> None:
+    """An ExportError for an actor whose gripper comes from a grasp critic (sac.grasp_critic): the C
+    generator emits dense chains only, and a chain without the ArgMax would send a wrong gripper."""
+    if source.is_dir():
+        from roboloop.checkpoint import load_checkpoint
+        grasp = bool(load_checkpoint(source, load_replay=False).meta["config"].get("sac", {}).get("grasp_critic"))
+    elif source.is_file():
+        from roboloop.policies.export.onnx_export import read_metadata
+        grasp = read_metadata(source).get("grasp_head") == "true"
+    else:
+        return   # the loader names a missing source
+    if grasp:
+        raise ExportError(f"{source}: the actor's gripper is the argmax of a grasp critic (sac.grasp_critic), "
+                          f"which the C export cannot express (dense layers and activations only); export it "
+                          f"to ONNX instead (roboloop export onnx)")
+
+
 def export_c(source: str | Path, out_dir: str | Path, target: str = "cortex-m4", quant: str = "none",
              name: str = "policy", calibration: np.ndarray | None = None) -> tuple[CSource, list[str]]:
     """`source` is an .onnx file or a checkpoint folder (exported to <out_dir>/<name>.onnx first).
@@ -500,6 +517,7 @@ def export_c(source: str | Path, out_dir: str | Path, target: str = "cortex-m4",
     Writes <out_dir>/<name>.c and .h; returns the source and the target's size warnings.
     """
     source = Path(source)
+    refuse_grasp_head(source)
     if source.is_dir():
         from roboloop.policies.export.onnx_export import export_onnx, record_observations
         if quant == "int8" and calibration is None:

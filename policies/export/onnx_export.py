@@ -3,10 +3,13 @@
 Exported graph (batch B first, names fixed so robot code can rely on them):
     inputs   "state" float32 (B, D)            and, for vision actors, one uint8 (B, H, W, 3) per camera
     output   "action" float32 (B, A)           = low + (tanh(mu(obs_normalized)) + 1) / 2 * (high - low)
+With a grasp critic (sac.grasp_critic), tanh(mu) covers the first A-1 dims and the last is the greedy
+gripper command ArgMax_k Q_g(obs, k) - 1 in {-1 open, 0 stay, +1 close}, before the same scaling.
 The log-std half of the actor head and the critics are left out. Observation normalization, when the
 checkpoint carries it (model["obs_norm"] = {"mean": (D,), "std": (D,)}), is folded into the first
 layer's weights; action scaling is emitted only when the action space is not already [-1, 1].
-Metadata (onnx metadata_props): roboloop_format, roboloop_version, task, env_spec (JSON), inputs.
+Metadata (onnx metadata_props): roboloop_format, roboloop_version, task, env_spec (JSON), inputs,
+obs_norm_folded, grasp_head ("true" when the last dim comes from a grasp critic's ArgMax).
 The exported file acts again through `OnnxPolicy` (the policy interface, policies/policy.py).
 """
 from __future__ import annotations
@@ -45,7 +48,8 @@ def fold_input_normalization(linear: nn.Linear, mean: torch.Tensor, std: torch.T
 
 class DeterministicActor(nn.Module):
     """The export graph of an `Actor` (policies/actor.py; or of the agent, which owns one):
-    obs -> scaled tanh(mu(obs)), plain float32 modules only.
+    obs -> scaled tanh(mu(obs)) (with a grasp head: [tanh(mu(obs)), argmax_k Q_g(obs, k) - 1], scaled),
+    plain float32 modules only.
 
     Built from copies of the actor's weights, so it runs without autocast and without the log-std head.
     """
@@ -56,11 +60,14 @@ class DeterministicActor(nn.Module):
         source = getattr(source, "pi", source)   # the agent's Actor
         actor = source.actor
         linears = [m for m in actor.trunk if isinstance(m, nn.Linear)]
-        act_dim = source.act_dim
-        head = nn.Linear(actor.head.in_features, act_dim)
-        with torch.no_grad():  # the first A rows of the head are mu; the rest are log-std
-            head.weight.copy_(actor.head.weight[:act_dim])
-            head.bias.copy_(actor.head.bias[:act_dim])
+        act_dim, cont_dim = source.act_dim, getattr(source, "cont_dim", source.act_dim)
+        head = nn.Linear(actor.head.in_features, cont_dim)
+        with torch.no_grad():  # the first cont_dim rows of the head are mu; the rest are log-std
+            head.weight.copy_(actor.head.weight[:cont_dim])
+            head.bias.copy_(actor.head.bias[:cont_dim])
+        self.grasp = copy.deepcopy(source.grasp) if cont_dim < act_dim else None
+        if self.grasp is not None:
+            self.grasp.low_precision = False
         self.image_keys = list(source.image_keys)
         self.encoder = copy.deepcopy(source.encoder) if self.image_keys else None
         if self.encoder is not None:
@@ -75,6 +82,8 @@ class DeterministicActor(nn.Module):
                                   f"got {tuple(mean.shape)} and {tuple(std.shape)}")
             if not torch.all(std > 0):
                 raise ExportError("obs_norm std must be > 0 everywhere")
+            if self.grasp is not None:
+                self.grasp.hidden[0] = fold_input_normalization(self.grasp.hidden[0], mean, std)
             linears[0] = fold_input_normalization(linears[0], mean, std)
         layers: list[nn.Module] = []
         for lin in linears:
@@ -92,6 +101,8 @@ class DeterministicActor(nn.Module):
         if self.encoder is not None:
             feat = self.encoder({"state": state, **dict(zip(self.image_keys, images))})
         a = self.mlp(feat)
+        if self.grasp is not None:   # ONNX ArgMax (first maximum on ties, as torch.argmax)
+            a = torch.cat([a, self.grasp(feat).argmax(dim=-1, keepdim=True).float() - 1.0], dim=-1)
         return a * self.act_half_range + self.act_center if self.scaled else a
 
 
@@ -116,7 +127,9 @@ def actor_from_checkpoint(source: str | Path | Checkpoint):
     from roboloop.envs import env_spec, make_env
     from roboloop.policies.train_loop import load_actor
     ckpt = source if isinstance(source, Checkpoint) else load_checkpoint(source, load_replay=False)
-    env = make_env(ckpt.meta["config"]["task"], ckpt.meta["config"].get("env", {}))
+    # with the run's shaping wrappers (which the checkpoint's spec names), none of its perturbations
+    env = make_env(ckpt.meta["config"]["task"], ckpt.meta["config"].get("env", {}),
+                   ckpt.meta["config"].get("wrappers", []), training=False)
     return load_actor(ckpt, env_spec(env)), env, ckpt
 
 
@@ -140,10 +153,12 @@ def export_onnx(source: str | Path | Checkpoint, out: str | Path) -> OnnxExport:
                           dynamic_axes={n: {0: "batch"} for n in input_names + ["action"]})
     model = onnx.load_from_string(buf.getvalue())
     model.producer_name = "roboloop"
-    model.doc_string = f"deterministic SAC actor for {spec['task']}: tanh(mean), no log-std, no critics"
+    model.doc_string = (f"deterministic SAC actor for {spec['task']}: tanh(mean), no log-std, no critics"
+                        + ("; gripper = argmax of the grasp critic" if module.grasp is not None else ""))
     meta = {"roboloop_format": FORMAT, "roboloop_version": VERSION, "task": spec["task"],
             "env_spec": json.dumps(spec, sort_keys=True), "inputs": json.dumps(input_names),
-            "obs_norm_folded": str(ckpt.model.get("obs_norm") is not None).lower()}
+            "obs_norm_folded": str(ckpt.model.get("obs_norm") is not None).lower(),
+            "grasp_head": str(module.grasp is not None).lower()}
     onnx.helper.set_model_props(model, meta)
     onnx.checker.check_model(model, full_check=True)
     out = Path(out)

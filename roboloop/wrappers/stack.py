@@ -25,6 +25,7 @@ import gymnasium as gym
 from roboloop.hardware.safety import SafetyLimits
 
 from .action import ActionRepeat, LowPass, RateLimit
+from .gripper import DiscreteGripper
 from .noise import ActionNoise, ObservationNoise
 from .observation import ActionHistory, HistoryStack, ImageCropResize, RelativeFrame
 from .safety import SafetyWrapper
@@ -62,6 +63,7 @@ WRAPPERS: dict[str, tuple[Callable[..., gym.Env], bool, Callable[[], list[str]] 
     "action_history": (ActionHistory, False, None),
     "image_crop_resize": (ImageCropResize, False, None),
     "relative_frame": (RelativeFrame, False, None),
+    "discrete_gripper": (DiscreteGripper, False, None),
 }
 
 
