@@ -50,7 +50,7 @@ CONFIGS = {
     "delay02_hist": lambda: [{"type": "action_delay", "steps": [0, 2]}, {"type": "action_history", "length": 2}],
     "delay01_hist": lambda: [{"type": "action_delay", "steps": [0, 1]}, {"type": "action_history", "length": 2}],
     "delay1_hist": lambda: [{"type": "action_delay", "steps": 1}, {"type": "action_history", "length": 2}],
-    # each ingredient alone
+    # each ingredient alone (delay01 is what sim2real.yaml holds)
     "delay01": lambda: [{"type": "action_delay", "steps": [0, 1]}],
     "hist": lambda: [{"type": "action_history", "length": 2}],
 }
@@ -82,6 +82,9 @@ def train_and_evaluate(name: str, seed: int, steps: int, episodes: int, out: Pat
         print(f"[{name} seed {seed}] trained in {record['train_minutes']:.1f} min; evals during training "
               f"{result.evals}", flush=True)
         done.write_text(json.dumps(record, indent=1))
+    if record["wrappers"] != CONFIGS[name]():
+        raise SystemExit(f"{run_dir} was trained with {record['wrappers']}, not {name}'s {CONFIGS[name]()}; "
+                         "use another --out")
     if record["steps"] != steps or record["episodes"] != episodes:
         raise SystemExit(f"{run_dir} was run with {record['steps']} steps / {record['episodes']} episodes; "
                          f"use another --out for {steps} / {episodes}")
