@@ -13,7 +13,8 @@ kept, an unfinished one continues from its last checkpoint. Every evaluation goe
 writes `report.md`, `report.json`, learning curves with 95% CI bands (`curves_<task>.png`) and
 performance profiles (`profiles.png`): IQM, mean, median and optimality gap of the final held-out
 success with stratified bootstrap CIs, the probability of improvement between every two algorithms,
-and the env steps each run needed to reach a success bar.
+and the env steps and training wall minutes each run needed to reach a success bar (each evaluation
+records `train_s`, the seconds spent training up to it, held-out evaluations excluded).
 """
 from __future__ import annotations
 
