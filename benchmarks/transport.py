@@ -26,6 +26,7 @@ import json
 import multiprocessing as mp
 import os
 import pickle
+import secrets
 import subprocess
 import sys
 import tempfile
@@ -171,8 +172,11 @@ def weight_latency(task: str, repeats: int) -> tuple[float, float, int, int]:
     client._hello = Message("hello", {"actor": "bench"})
     client._thread.start()
     ident, _ = router.recv_multipart()[:2]
-    router.send_multipart([ident, *encode(Message("welcome", {**welcome_meta(cfg, env_spec(env)), "version": 0}))])
-    client._welcomed.wait(30)
+    # the welcome and weights messages as a learner sends them (the actor refuses anything less)
+    router.send_multipart([ident, *encode(Message("welcome", {**welcome_meta(cfg, env_spec(env)), "version": 0,
+                                                              "run": "bench", "session": secrets.token_hex(16)}))])
+    if not client._welcomed.wait(30):
+        raise RuntimeError("the actor client did not take the benchmark's welcome within 30 s")
     client.set_policy_template(agent.pi)
 
     def drain():
@@ -182,10 +186,13 @@ def weight_latency(task: str, repeats: int) -> tuple[float, float, int, int]:
     ours = []
     for v in range(1, repeats + 1):
         t0 = time.perf_counter()
-        router.send_multipart([ident, *encode(Message("weights", {"version": v}, actor_weights(agent)))], copy=False)
+        router.send_multipart([ident, *encode(Message("weights", {"version": v, "updates": v},
+                                                      actor_weights(agent)))], copy=False)
         while client.policy()[0] < v:
             drain()
             time.sleep(0.0002)
+            if time.perf_counter() - t0 > 30:
+                raise RuntimeError(f"the actor client did not apply weights version {v} within 30 s")
         ours.append(time.perf_counter() - t0)
     our_bytes = sum(a.nbytes for a in actor_weights(agent).values())
     client.close()
