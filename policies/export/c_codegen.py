@@ -499,7 +499,10 @@ def refuse_grasp_head(source: Path) -> None:
         grasp = bool(load_checkpoint(source, load_replay=False).meta["config"].get("sac", {}).get("grasp_critic"))
     elif source.is_file():
         from roboloop.policies.export.onnx_export import read_metadata
-        grasp = read_metadata(source).get("grasp_head") == "true"
+        try:
+            grasp = read_metadata(source).get("grasp_head") == "true"
+        except Exception:   # not a readable ONNX file: the loader below names what is wrong with it
+            return
     else:
         return   # the loader names a missing source
     if grasp:
