@@ -491,20 +491,9 @@ def _check_finite(mlp, source: Path) -> None:
                                   f"values; the policy diverged in training, so there is nothing to export")
 
 
-def refuse_grasp_head(source: Path) -> None:
-    """An ExportError for an actor whose gripper comes from a grasp critic (sac.grasp_critic): the C
+def refuse_grasp_head(source: Path, grasp: bool) -> None:
+    """An ExportError when the actor's gripper comes from a grasp critic (sac.grasp_critic): the C
     generator emits dense chains only, and a chain without the ArgMax would send a wrong gripper."""
-    if source.is_dir():
-        from roboloop.checkpoint import load_checkpoint
-        grasp = bool(load_checkpoint(source, load_replay=False).meta["config"].get("sac", {}).get("grasp_critic"))
-    elif source.is_file():
-        from roboloop.policies.export.onnx_export import read_metadata
-        try:
-            grasp = read_metadata(source).get("grasp_head") == "true"
-        except Exception:   # not a readable ONNX file: the loader below names what is wrong with it
-            return
-    else:
-        return   # the loader names a missing source
     if grasp:
         raise ExportError(f"{source}: the actor's gripper is the argmax of a grasp critic (sac.grasp_critic), "
                           f"which the C export cannot express (dense layers and activations only); export it "
@@ -520,15 +509,20 @@ def export_c(source: str | Path, out_dir: str | Path, target: str = "cortex-m4",
     Writes <out_dir>/<name>.c and .h; returns the source and the target's size warnings.
     """
     source = Path(source)
-    refuse_grasp_head(source)
     if source.is_dir():
+        from roboloop.checkpoint import load_checkpoint
         from roboloop.policies.export.onnx_export import export_onnx, record_observations
+        # refused before any export or calibration work; an .onnx file is checked once it is loaded
+        config = load_checkpoint(source, load_replay=False).meta["config"]
+        refuse_grasp_head(source, bool(config.get("sac", {}).get("grasp_critic")))
         if quant == "int8" and calibration is None:
             calibration = record_observations(source, 1000, seed=0)["state"]
         source = export_onnx(source, Path(out_dir) / f"{name}.onnx").path
     if target not in TARGETS:
         raise ExportError(f"unknown target {target!r}; choose one of {', '.join(TARGETS)}")
-    mlp = parse_mlp(load_onnx(source))
+    model = load_onnx(source)
+    refuse_grasp_head(source, {p.key: p.value for p in model.metadata_props}.get("grasp_head") == "true")
+    mlp = parse_mlp(model)
     _check_finite(mlp, source)
     src = generate_c(mlp, name, quant, source=source.name, calibration=calibration)
     src.write(out_dir)
