@@ -61,7 +61,8 @@ def measure(hz: float, seconds: float, ckpt: str | None) -> dict:
         node.create_subscription(Float32MultiArray, "/observation/state", echo, 10)
     ex = SingleThreadedExecutor(context=ctx)
     ex.add_node(node)
-    threading.Thread(target=ex.spin, daemon=True).start()
+    spinner = threading.Thread(target=ex.spin, daemon=True)
+    spinner.start()
     args = [*CLI, "launch", "sim.launch.xml", f"control_hz:={hz}", "task:=roboloop/PickCube-v0", "cameras:=false"]
     args += [f"checkpoint:={ckpt}"] if ckpt else ["actor:=false"]
     launcher = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
@@ -74,6 +75,7 @@ def measure(hz: float, seconds: float, ckpt: str | None) -> dict:
         launcher.send_signal(2)
         launcher.wait(60)
         ex.shutdown()
+        spinner.join(5)   # a spin thread alive at exit aborts the interpreter (std::terminate)
         node.destroy_node()
         rclpy.shutdown(context=ctx)
     if not diag:

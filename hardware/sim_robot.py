@@ -118,6 +118,10 @@ class SimRobotDriver(RobotDriver):
         adr = self.sim.model.joint("cube").dofadr[0]
         self.sim.data.qvel[adr:adr + 3] = v
 
+    def true_state(self) -> np.ndarray:
+        """The task's state as the world is (no sensing error: see ArmTaskEnv.true_state), float64."""
+        return np.asarray(self.base.true_state(), dtype=np.float64)
+
     def read_state(self) -> RobotState:
         d = self.sim.data
         names = self.joint_names

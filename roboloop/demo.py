@@ -2,8 +2,9 @@
 
   1. train PickCube in MuJoCo (RLPD with scripted demos), in process;
   2. the sim policy on held-out sim seeds (it should be good there);
-  3. the same policy on the "real" robot: the reality-gap sim robot (PickCubeGap, 2 control steps of
-     action latency by default: the gap that hurts a good PickCube policy most), where it is worse;
+  3. the same policy on the "real" robot: the reality-gap sim robot (PickCubeGap `miscalibrated` by
+     default: the cube position the robot reports is 3.6 cm off, a camera-to-base calibration error),
+     where it is worse;
   4. fine-tune through ROS 2: `roboloop learn --init` (from the sim checkpoint) + `roboloop launch
      sim.launch.xml` (sim_robot with the gap physics, actor, safety, teleop, and a scripted person who
      corrects the policy through an SDL virtual gamepad), real DDS between real processes;
@@ -16,7 +17,8 @@
 Every stage prints a live line at least every few seconds. At the end: <out>/success.png (success over
 robot steps) and <out>/REPORT.md (every command, figure and artifact).
 
-    python -m roboloop.demo [--out runs/demo] [--sim-steps 24000] [--finetune-steps 6000] [--variant latency]
+    python -m roboloop.demo [--out runs/demo] [--sim-steps 24000 | --sim-checkpoint CKPT] [--finetune-steps 9000]
+                            [--variant miscalibrated]
 """
 from __future__ import annotations
 
@@ -156,13 +158,19 @@ def finetune(out: Path, ckpt: Path, variant: str, steps: int, rtf: float, patien
         launch = [*CLI, "launch", "sim.launch.xml", f"checkpoint:={ckpt}", f"learner:={endpoint}",
                   "task:=roboloop/PickCubeGap-v0", f"env:=variant={variant}", "scripted_person:=true",
                   f"real_time_factor:={rtf}", "cameras:=false", f"patience:={patience}",
-                  # the person has felt the robot's lag and waits it out (see LagAwarePickCubeExpert). What
-                  # they feel through the graph is one control period more than the gap's own delay: the
-                  # command for a state reaches the sim robot at its next tick. Measured with an untrained
-                  # policy, the person driving every step (patience 0, latency robot, 3x real time): they
-                  # lifted the cube in 25 of 99 episodes with the gap's 2 steps, 75 of 124 with 3, 33 of 105
-                  # with 4.
-                  f"person_delay:={delay + 1}"]
+                  # sim time follows the actor. Without it a command that misses its tick (the person's
+                  # answers travel a few DDS hops more than the policy's; the machine may be loaded) is
+                  # applied one tick after the state it is stored with. Measured from the same sim policy on
+                  # the miscalibrated robot, 6k steps, load ~5: 20% -> 8% without lockstep, 20% -> 80% with
+                  # it (in process, without ROS: 98%)
+                  "lockstep:=true",
+                  # the person has felt the robot's lag and waits it out (see LagAwarePickCubeExpert). On a
+                  # lagging robot what they feel through the graph is one control period more than the gap's
+                  # own delay. Measured with an untrained policy, the person driving every step (patience 0,
+                  # latency robot, 3x real time): they lifted the cube in 25 of 99 episodes with the gap's 2
+                  # steps, 75 of 124 with 3, 33 of 105 with 4. Without lag, none: the actor waits for their
+                  # answer to each state (18 of 20 on heavy_cube, 8 of 10 on miscalibrated).
+                  f"person_delay:={delay + 1 if delay else 0}"]
         REC.commands.append(_shown(launch) + "   (until the learner is done)")
         print("$ " + REC.commands[-1], flush=True)
         env = dict(os.environ, ROS_AUTOMATIC_DISCOVERY_RANGE="LOCALHOST")
@@ -301,8 +309,12 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", default="runs/demo")
     ap.add_argument("--sim-steps", type=int, default=24_000, help="env steps of sim training")
-    ap.add_argument("--finetune-steps", type=int, default=6_000, help="robot steps of fine-tuning through ROS 2")
-    ap.add_argument("--variant", default="latency", help="the robot's reality gap (PickCubeGap variant)")
+    ap.add_argument("--sim-checkpoint", metavar="CHECKPOINT",
+                    help="a PickCube checkpoint trained earlier: the demo starts from it instead of training one")
+    ap.add_argument("--finetune-steps", type=int, default=9_000, help="robot steps of fine-tuning through ROS 2")
+    # `latency` hurts a good policy too (98% -> 58%), but a policy without memory cannot learn to act
+    # through it: fine-tuning there ended lower than it started (docs/guides/ros2.md)
+    ap.add_argument("--variant", default="miscalibrated", help="the robot's reality gap (PickCubeGap variant)")
     ap.add_argument("--real-time-factor", type=float, default=3.0, help="sim robot speed-up during fine-tuning")
     ap.add_argument("--patience", type=int, default=15,
                     help="the scripted person takes over after this many steps of an episode without a lift (the "
@@ -323,11 +335,17 @@ def main(argv: list[str] | None = None) -> int:
     robot = ["PickCubeGap", [f"variant={args.variant}"]]
 
     stage = Stages()
-    stage(f"train PickCube in sim ({args.sim_steps} steps)")
-    run([*CLI, "train", "--task", "PickCube", "--seed", "0", "--steps", str(args.sim_steps), "--out", str(out / "sim"),
-         "--set", "stop_at_success=0", *(["--set", "sac.compile=false"] if args.no_compile else [])])
-    sim_ckpt = out / "sim" / "checkpoint"
-    REC.artifacts.append(f"{sim_ckpt} (sim-trained checkpoint; TensorBoard logs in {out / 'sim' / 'tb'})")
+    if args.sim_checkpoint:
+        sim_ckpt = Path(args.sim_checkpoint)
+        args.sim_steps = _trained_steps(sim_ckpt)
+        stage(f"the sim policy: {sim_ckpt} ({args.sim_steps} steps, trained earlier)")
+        REC.artifacts.append(f"{sim_ckpt} (sim-trained checkpoint, given)")
+    else:
+        stage(f"train PickCube in sim ({args.sim_steps} steps)")
+        run([*CLI, "train", "--task", "PickCube", "--seed", "0", "--steps", str(args.sim_steps), "--out",
+             str(out / "sim"), "--set", "stop_at_success=0", *(["--set", "sac.compile=false"] if args.no_compile else [])])
+        sim_ckpt = out / "sim" / "checkpoint"
+        REC.artifacts.append(f"{sim_ckpt} (sim-trained checkpoint; TensorBoard logs in {out / 'sim' / 'tb'})")
 
     stage("the sim policy on held-out sim seeds")
     sim_rate = success(sim_ckpt, "PickCube", [], args.episodes, "sim policy, held-out sim seeds", args.sim_steps)
@@ -398,6 +416,18 @@ def main(argv: list[str] | None = None) -> int:
           f"sim-trained {before:.0%} -> fine-tuned through ROS 2 {after:.0%}.\n"
           f"   plot: {out / 'success.png'}; report: {out / 'REPORT.md'}", flush=True)
     return 0
+
+
+def _trained_steps(ckpt: Path) -> int:
+    """The env steps a PickCube checkpoint was trained for (refusing any other task: the demo's robot is
+    PickCube's reality-gap twin)."""
+    from roboloop.checkpoint import load_checkpoint
+    from roboloop.envs import resolve_task
+    meta = load_checkpoint(ckpt, load_replay=False).meta
+    task = meta["config"]["task"]
+    if resolve_task(task) != resolve_task("PickCube"):
+        raise SystemExit(f"demo: {ckpt} was trained on {task}, not PickCube")
+    return int(meta["counters"]["step"])
 
 
 def _sim_evals(ckpt: Path) -> list:

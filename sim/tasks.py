@@ -118,6 +118,11 @@ class ArmTaskEnv(gym.Env):
     def _state(self) -> np.ndarray:
         raise NotImplementedError
 
+    def true_state(self) -> np.ndarray:
+        """The state as the world is, free of the robot's sensing errors (a reality-gap variant's
+        miscalibration): what a person watching the scene goes by. The same as the observed state here."""
+        return self._state()
+
     def _sample_scene(self) -> None:
         """Randomize the episode (goal / cube pose) with ``self.np_random``; sim is at home."""
         raise NotImplementedError
@@ -365,7 +370,8 @@ class PickCubeVisionEnv(PickCubeEnv):
 
 # Reality-gap variants: hidden physics that differ from the nominal sim (the stand-in for a robot).
 # Physics values as sim.physics.ArmPhysics takes them (scales, or offsets for cameras; the front camera
-# moves, the wrist camera does not); action_delay is in control steps.
+# moves, the wrist camera does not); action_delay is in control steps; cube_pos_bias (m, base frame) is
+# added to the cube position the robot reports, as a camera-to-base calibration error would.
 _SHIFTED_CAMERA = {"camera_pos": [[0.03, -0.04, 0.02], [0.0, 0.0, 0.0]], "camera_fovy": [5.0, 0.0]}
 GAP_VARIANTS = {
     "heavy_cube": {"cube_mass": 4.0},
@@ -373,16 +379,19 @@ GAP_VARIANTS = {
     "latency": {"action_delay": 2},
     "shifted_camera": _SHIFTED_CAMERA,
     "weak_servos": {"actuator_gain": 0.6},
+    "miscalibrated": {"cube_pos_bias": [0.03, -0.02, 0.0]},
     "combined": {"cube_mass": 3.0, "friction": 0.6, "action_delay": 1, **_SHIFTED_CAMERA, "actuator_gain": 0.75},
 }
 
 
-def gap_physics(variant: str) -> tuple[dict[str, Any], int]:
-    """(ArmPhysics values, action delay in control steps) of the reality-gap variant `variant`."""
+def gap_physics(variant: str) -> tuple[dict[str, Any], int, np.ndarray]:
+    """(ArmPhysics values, action delay in control steps, cube position bias in m) of the reality-gap
+    variant `variant`."""
     if variant not in GAP_VARIANTS:
         raise ValueError(f"unknown reality-gap variant {variant!r}; choose from {', '.join(GAP_VARIANTS)}")
     physics = dict(GAP_VARIANTS[variant])
-    return physics, int(physics.pop("action_delay", 0))
+    bias = np.asarray(physics.pop("cube_pos_bias", [0.0, 0.0, 0.0]), dtype=np.float64)
+    return physics, int(physics.pop("action_delay", 0)), bias
 
 
 class PickCubeGapEnv(PickCubeEnv):
@@ -391,12 +400,13 @@ class PickCubeGapEnv(PickCubeEnv):
 
     heavy_cube (cube 4x heavier), low_friction (cube and pads at 45% friction), latency (actions
     applied 2 control steps late), shifted_camera (front camera moved by cm and zoomed out 5 deg),
-    weak_servos (arm servo gains at 60%), combined (a milder mix of all of them; the default, and what
-    the ROS 2 sim_robot runs).
+    weak_servos (arm servo gains at 60%), miscalibrated (the cube position the robot reports is 3 cm / -2 cm
+    off in x / y: a camera-to-base calibration error; the physics is nominal), combined (a milder mix of all
+    but the miscalibration; the default, and what the ROS 2 sim_robot runs).
     """
 
     def __init__(self, variant: str = "combined", **kwargs):
-        physics, self._delay = gap_physics(variant)
+        physics, self._delay, self._cube_bias = gap_physics(variant)
         self.variant = variant
         super().__init__(**kwargs)
         ArmPhysics(self.sim.model, self.sim.data).apply(physics)
@@ -405,6 +415,15 @@ class PickCubeGapEnv(PickCubeEnv):
     def reset(self, *, seed=None, options=None):
         self._pipe = []
         return super().reset(seed=seed, options=options)
+
+    def _state(self):
+        s = super()._state()
+        s[5:8] += self._cube_bias     # cube_pos
+        s[10:13] += self._cube_bias   # cube - ee
+        return s
+
+    def true_state(self) -> np.ndarray:
+        return super()._state()
 
     def step(self, action):
         a = np.asarray(action, dtype=np.float32)

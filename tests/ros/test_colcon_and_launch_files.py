@@ -102,6 +102,10 @@ def test_base_launch_hands_the_task_to_the_scripted_person():
     arm = {n.label: dict(v for k, v in n.params if k == "value")
            for n in load("sim.launch.xml", {"scripted_person": "true"}).nodes}
     assert arm["scripted_person"]["task"] == "" and arm["sim_robot"]["task"] == "roboloop/PickCubeGap-v0"
+    # The arm's person looks at the sim's world (a miscalibrated robot misreports the cube); the base's
+    # person goes by the published state.
+    assert arm["scripted_person"]["state_topic"] == "ground_truth/state"
+    assert by_name["scripted_person"]["state_topic"] == "observation/state"
 
 
 def test_robot_launch_takes_the_ur5e_walkthrough():

@@ -11,7 +11,7 @@ from diagnostic_msgs.msg import DiagnosticArray
 from geometry_msgs.msg import PoseStamped, TwistStamped
 from rclpy.qos import qos_profile_sensor_data
 from sensor_msgs.msg import Image, JointState
-from std_msgs.msg import Bool
+from std_msgs.msg import Bool, Float32MultiArray, Float64
 from std_srvs.srv import Trigger
 
 from .ros_helpers import PY, wait_for
@@ -111,3 +111,36 @@ def test_launch_sim_robot_over_dds(ros_node, spawn):
     assert launcher.stop() == 0, launcher.output
     assert "[launch] sim_robot stopped (exit code 0)" in launcher.output, launcher.output
     del subs
+
+
+def test_lockstep_sim_time_waits_for_the_command_to_each_observation(ros_node, spawn):
+    """With lockstep:=true sim_robot steps only once the command answering its last observation is in, or
+    after lockstep_timeout (0.5 s): with nobody answering it ticks at about 2 Hz; an echo that answers
+    every state at once (a stamped twist, then the gripper, as the actor sends them) sets the 20 Hz pace."""
+    states = []
+    answering = [False]
+    cmd = ros_node.create_publisher(TwistStamped, "/cmd_vel", 10)
+    grip = ros_node.create_publisher(Float64, "/gripper_cmd", 10)
+
+    def on_state(_msg):
+        states.append(time.monotonic())
+        if answering[0]:
+            t = TwistStamped()
+            t.header.stamp = ros_node.get_clock().now().to_msg()   # the observation's arrival, as the actor stamps
+            cmd.publish(t)
+            grip.publish(Float64(data=-1.0))
+    sub = ros_node.create_subscription(Float32MultiArray, "/observation/state", on_state, 10)  # noqa: F841
+    launcher = spawn(PY, "-m", "roboloop.cli", "launch", "sim.launch.xml", "control_hz:=20.0", "cameras:=false",
+                     "task:=roboloop/PickCube-v0", "actor:=false", "lockstep:=true")
+    wait_for(lambda: len(states) >= 2, 60, lambda: f"states from sim_robot; launcher output:\n{launcher.output}")
+
+    def rate(seconds: float) -> float:
+        n0, t0 = len(states), time.monotonic()
+        time.sleep(seconds)
+        return (len(states) - n0) / (time.monotonic() - t0)
+    silent = rate(3.0)
+    answering[0] = True
+    time.sleep(0.5)
+    answered = rate(3.0)
+    assert 1.0 <= silent <= 3.0, (silent, answered)
+    assert answered >= 10.0, (silent, answered)

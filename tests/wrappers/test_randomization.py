@@ -99,7 +99,8 @@ def test_gap_variants_keep_the_spec_and_change_the_physics():
         assert env_spec(env) == env_spec(nominal), variant  # a PickCube checkpoint runs on it
         m = env.unwrapped.sim.model
         differs = [not np.array_equal(getattr(m, k), getattr(m0, k)) for k in
-                   ("body_mass", "geom_friction", "actuator_gainprm", "cam_pos")] + [env.unwrapped._delay > 0]
+                   ("body_mass", "geom_friction", "actuator_gainprm", "cam_pos")] + [
+            env.unwrapped._delay > 0, np.any(env.unwrapped._cube_bias != 0)]
         assert any(differs), variant
     with pytest.raises(ValueError, match="unknown reality-gap variant 'icy'"):
         make_env("PickCubeGap", {"variant": "icy"})
@@ -113,7 +114,19 @@ def test_latency_variant_applies_actions_late():
     assert abs(env.unwrapped.sim.ee_pos()[2] - z0) < 0.005
 
 
-@pytest.mark.parametrize("variant", ["heavy_cube", "low_friction", "weak_servos"])
+def test_miscalibrated_variant_reports_the_cube_off_by_its_bias():
+    env, nominal = make_env("PickCubeGap", {"variant": "miscalibrated"}), make_env("PickCube")
+    obs, _ = env.reset(seed=3)
+    ref, _ = nominal.reset(seed=3)
+    bias = np.array([0.03, -0.02, 0.0])
+    cube = env.unwrapped.sim.cube_pos()
+    np.testing.assert_allclose(obs["state"][5:8], cube + bias, atol=1e-6)   # what the robot reports
+    np.testing.assert_allclose(ref["state"][5:8], cube, atol=1e-6)          # the same scene, nominal sim
+    np.testing.assert_allclose(obs["state"][10:13] - ref["state"][10:13], bias, atol=1e-6)   # cube - ee
+    np.testing.assert_allclose(obs["state"][:5], ref["state"][:5], atol=1e-6)   # the arm reads true
+
+
+@pytest.mark.parametrize("variant", ["heavy_cube", "low_friction", "weak_servos", "miscalibrated"])
 def test_the_physics_gaps_stay_solvable(variant):
     """The scripted expert (open loop in its timing, so latency defeats it) still picks on them."""
     env = make_env("PickCubeGap", {"variant": variant})

@@ -13,6 +13,14 @@ Publishes:
 A command that is non-finite or whose stamp is older than `max_command_age` is refused: the
 robot stops and a diagnostic says why. No command for `command_timeout` stops a moving robot.
 Subclasses create `self.robot` and implement `step()` (called every 1 / control_hz s).
+
+A sim robot can run in lockstep with its actor (`lockstep`): a tick waits until the command answering the
+last tick's observation has arrived (a stamped twist no older than that tick, then the gripper command
+the actor sends after it), for up to `lockstep_timeout` s of wall time. Sim time then follows the actor,
+so every stored transition pairs an observation with the command that was applied after it, however
+loaded the machine or slow the person's answer; without it a command that misses its tick is applied
+one tick late while the actor records it for the earlier one (`late_commands` counts those). A real
+robot cannot wait: it leaves this off.
 """
 from __future__ import annotations
 
@@ -62,6 +70,9 @@ class DriverNode(Node):
         self.command_ages: deque[float] = deque(maxlen=10_000)   # s, of the most recent stamped commands
         self.tick_times: deque[float] = deque(maxlen=256)        # s (ROS clock) at the start of recent ticks
         self.last_fault = ""
+        self.lockstep, self.lockstep_timeout = bool(p.get("lockstep", False)), float(p.get("lockstep_timeout", 0.5))
+        self.answer_stamp = self.answer_time = self.gripper_time = -np.inf   # the newest twist's stamp; arrivals
+        self.stepped_at = -np.inf   # monotonic s of the last physics step
         self.pub_pose = self.create_publisher(PoseStamped, "ee_pose", 10)
         self.pub_diag = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
         self.create_subscription(TwistStamped, "cmd_vel", self.on_twist, 10)
@@ -95,6 +106,7 @@ class DriverNode(Node):
 
     def on_twist(self, msg: TwistStamped) -> None:
         if self._fresh(msg.header.stamp, "cmd_vel"):
+            self.answer_stamp, self.answer_time = stamp_seconds(msg.header.stamp), time.monotonic()
             lin, ang = msg.twist.linear, msg.twist.angular
             self._command("cmd_vel", self.robot.command_velocity, [lin.x, lin.y, lin.z], ang.z)
 
@@ -117,10 +129,29 @@ class DriverNode(Node):
             self.refuse(f"gripper_cmd: non-finite {msg.data}")
             return
         self.robot.gripper_command = float(np.clip(msg.data, -1.0, 1.0))
+        self.gripper_time = time.monotonic()
 
     # ------------------------------------------------------------------ the control tick
+    def episode_started(self) -> None:
+        """A reset: the next tick publishes the new episode's first observation without waiting (lockstep)."""
+        self.answer_stamp = np.inf
+
+    def answered(self) -> bool:
+        """Whether the command for the last tick's observation is in (lockstep)."""
+        if self.answer_stamp == np.inf:   # a new episode: its first observation is not out yet
+            return True
+        if not self.tick_times or self.answer_stamp < self.tick_times[-1]:
+            return False
+        # the actor sends the gripper after the twist; a robot that never got one has none to wait for
+        return self.gripper_time >= self.answer_time or self.gripper_time == -np.inf
+
     def tick(self) -> None:
         t0 = time.monotonic()
+        if self.lockstep and not self.answered() and t0 - self.stepped_at < self.lockstep_timeout:
+            return   # sim time waits for the actor
+        if self.answer_stamp == np.inf:
+            self.answer_stamp = -np.inf
+        self.stepped_at = t0
         self.first_tick = min(self.first_tick, t0)
         self.tick_times.append(self.get_clock().now().nanoseconds * 1e-9)
         c = self.robot.command

@@ -2,8 +2,10 @@
 
 It plugs an SDL virtual gamepad into this process, moves its sticks and buttons the way the scripted
 PickCube expert would, and publishes what roboloop's real pygame reader reads from it (so the whole
-path pad -> Joy -> teleop_node -> actor is the one a real pad takes). The person only sees the robot's
-topics: the expert acts on `observation/state`. They take over (hold the deadman) when the policy has
+path pad -> Joy -> teleop_node -> actor is the one a real pad takes). The expert acts on `state_topic`:
+the robot's own `observation/state` by default, or in the sim, as a person who looks at the scene does,
+the sim robot's `ground_truth/state` (the world without the robot's sensing errors, e.g. a miscalibrated
+camera). They take over (hold the deadman) when the policy has
 had `patience` steps of an episode without lifting the cube, and drive to the end of that episode. On a
 robot whose actions arrive `action_delay` control steps late they wait out the lag, as a person who feels
 it does. With `robot` set (so101, panda, ur5 or an arm YAML path) the cube size, the step size at full stick and
@@ -18,7 +20,7 @@ The pad is read and published at once after each decision, so each Joy message a
 actor waits briefly for that answer, see actor_node's `person_wait`). Between states (a reset) the pad
 is re-published every `heartbeat` s, so teleop_node does not take the pad for unplugged.
 
-Subscribes: observation/state (std_msgs/Float32MultiArray), actor/episode_step (std_msgs/Int32)
+Subscribes: `state_topic` (std_msgs/Float32MultiArray), actor/episode_step (std_msgs/Int32)
 Publishes:  joy (sensor_msgs/Joy), as joy_node does
 """
 from __future__ import annotations
@@ -56,6 +58,7 @@ class ScriptedPersonNode(JoyNode):
             "task": "",               # a mobile-base task id: drive the base (empty: the arm's PickCube)
             "env": "",                # that task's options, "key=value,..." as sim_base_node takes them
             "progress": 0.5,          # m (base): progress toward the goal within `patience` steps that keeps the person watching
+            "state_topic": "observation/state",   # the state the person acts on (sim: ground_truth/state)
         })
         self.map = load_map(p["pad"])
         self.patience, self.heartbeat = p["patience"], p["heartbeat"]
@@ -67,7 +70,8 @@ class ScriptedPersonNode(JoyNode):
             self.base = BasePerson(p["task"], p["env"], p["patience"], p["progress"])
         else:
             self.setup_arm(p)
-        self.create_subscription(Float32MultiArray, "observation/state", self.on_state, 10)
+        self.state_topic = p["state_topic"]
+        self.create_subscription(Float32MultiArray, self.state_topic, self.on_state, 10)
         self.create_subscription(Int32, "actor/episode_step", self.on_step, 10)
 
     def setup_arm(self, p: dict) -> None:
@@ -88,7 +92,7 @@ class ScriptedPersonNode(JoyNode):
             try:
                 self.action, control = self.base.decide(np.asarray(msg.data, dtype=float), self.t)
             except ValueError as e:
-                self.get_logger().warning(f"observation/state: {e}", throttle_duration_sec=5.0)
+                self.get_logger().warning(f"{self.state_topic}: {e}", throttle_duration_sec=5.0)
                 return
             drive_pad(self.virtual, self.action, self.map, deadman=control)
             self.publish()
@@ -96,7 +100,7 @@ class ScriptedPersonNode(JoyNode):
         try:
             self.view.update(np.asarray(msg.data, dtype=float))
         except ValueError as e:
-            self.get_logger().warning(f"observation/state: {e}", throttle_duration_sec=5.0)
+            self.get_logger().warning(f"{self.state_topic}: {e}", throttle_duration_sec=5.0)
             return
         # One expert decision per robot tick (its grasp timing counts ticks); the pad holds it until the next.
         self.action = self.expert.act()

@@ -5,6 +5,9 @@ The command topics, ee_pose and /diagnostics are DriverNode's (see driver_node.p
   <camera>/image_raw    sensor_msgs/Image rgb8      sensor-data QoS, frame `<camera>_camera`
   observation/state     std_msgs/Float32MultiArray  the task's state observation (`roboloop tasks`),
                                                     published last in each tick
+  ground_truth/state    std_msgs/Float32MultiArray  the same state as the world is, free of the robot's
+                                                    sensing errors (a miscalibrated gap variant's): what a
+                                                    person watching the scene goes by (the scripted person)
   success, failure      std_msgs/Bool               the task's outcome from the sim's privileged state, every
                                                     tick (a success detector, for rules the state cannot decide)
   reset (service)       std_srvs/Trigger            new episode (cube re-sampled), arm home, stopped
@@ -42,6 +45,8 @@ class SimRobotNode(DriverNode):
             "image_width": 128,        # px of the published images
             "image_height": 128,       # px of the published images
             "camera_every": 1,  # render the cameras every N ticks
+            "lockstep": False,         # a tick waits for the command answering the last observation (see DriverNode)
+            "lockstep_timeout": 0.5,   # s of wall time a lockstep tick waits at most before stepping anyway
         })
         self.cameras, self.size = p["cameras"], (p["image_width"], p["image_height"])
         self.camera_every = max(1, p["camera_every"])
@@ -50,6 +55,7 @@ class SimRobotNode(DriverNode):
                                seed=p["seed"])
         self.pub_joints = self.create_publisher(JointState, "joint_states", 10)
         self.pub_state = self.create_publisher(Float32MultiArray, "observation/state", 10)
+        self.pub_truth = self.create_publisher(Float32MultiArray, "ground_truth/state", 10)
         self.pub_success = self.create_publisher(Bool, "success", 10)
         self.pub_failure = self.create_publisher(Bool, "failure", 10)
         self.pub_images = {c: self.create_publisher(Image, f"{c}/image_raw", qos_profile_sensor_data)
@@ -61,6 +67,7 @@ class SimRobotNode(DriverNode):
 
     def on_reset(self, request, response):
         self.robot.reset()
+        self.episode_started()
         response.success, response.message = True, f"{self.robot.task}: new episode"
         return response
 
@@ -82,6 +89,7 @@ class SimRobotNode(DriverNode):
         # The task's privileged outcome, for rules that cannot decide from the state (a success detector)
         self.pub_success.publish(Bool(data=self.robot.success))
         self.pub_failure.publish(Bool(data=bool(self.robot.info.get("is_failure", False))))
+        self.pub_truth.publish(Float32MultiArray(data=[float(x) for x in self.robot.true_state()]))
         self.pub_state.publish(Float32MultiArray(data=[float(x) for x in self.robot.observation["state"]]))
 
     def diagnostic_values(self) -> dict:
