@@ -122,7 +122,7 @@ def success(ckpt: Path, task: str, env: list[str], episodes: int, label: str, ro
     return rate
 
 
-def finetune(out: Path, ckpt: Path, variant: str, steps: int, rtf: float, patience: int) -> Path:
+def finetune(out: Path, ckpt: Path, variant: str, steps: int, rtf: float, patience: int, eager: bool = False) -> Path:
     """Learner + ROS 2 graph until the learner has trained on `steps` robot steps; returns its checkpoint.
     The scripted person takes over after `patience` steps of an episode without a lift."""
     from roboloop.sim import GAP_VARIANTS
@@ -132,7 +132,8 @@ def finetune(out: Path, ckpt: Path, variant: str, steps: int, rtf: float, patien
              "--steps", str(steps), "--no-progress", "--set", "eval_every=0",
              # --init also brings the sim run's replay as prior data: from empty buffers, the first updates
              # on a few hundred robot steps wrecked the sim policy (measured: 23% -> 0%).
-             "--set", "learning_starts=500", "--set", f"checkpoint_every={steps}"]
+             "--set", "learning_starts=500", "--set", f"checkpoint_every={steps}",
+             *(["--set", "sac.compile=false"] if eager else [])]
     REC.commands.append(_shown(learn) + "   (in the background)")
     print("\n$ " + REC.commands[-1], flush=True)
     (run_dir / "learner.endpoint").unlink(missing_ok=True)
@@ -325,7 +326,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--distill-updates", type=int, default=1500, help="student updates after each DAgger round")
     ap.add_argument("--qemu-episodes", type=int, default=5, help="closed-loop episodes run on the emulated chip")
     ap.add_argument("--no-compile", action="store_true",
-                    help="eager SAC updates (sac.compile=false): compiling takes longer than a short run's updates")
+                    help="eager SAC updates in sim training and fine-tuning (sac.compile=false): compiling takes "
+                         "longer than a short run's updates")
     args = ap.parse_args(argv)
     global REC
     REC = Record()
@@ -355,7 +357,8 @@ def main(argv: list[str] | None = None) -> int:
 
     stage(f"fine-tune through ROS 2 against the sim robot ({args.finetune_steps} steps, "
           f"a scripted person at a virtual pad)")
-    tuned = finetune(out, sim_ckpt, args.variant, args.finetune_steps, args.real_time_factor, args.patience)
+    tuned = finetune(out, sim_ckpt, args.variant, args.finetune_steps, args.real_time_factor, args.patience,
+                     eager=args.no_compile)
     REC.artifacts.append(f"{tuned} (fine-tuned checkpoint)")
 
     stage("the fine-tuned policy on held-out robot seeds")

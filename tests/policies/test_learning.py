@@ -26,11 +26,10 @@ def test_reach_learns_to_90_percent(tmp_path):
 
 
 @pytest.mark.slow
-def test_pick_cube_learns_from_ten_demos(tmp_path):
-    # RLPD with 10 scripted demos, sparse reward (a random policy lifts the cube in 0 of 200 episodes).
-    cfg = build_train_config("PickCube", None, ["stop_at_success=0.8", *STOP_EVAL], steps=30_000, seed=0)
-    assert cfg.demos == 10
-    result = Trainer(cfg, run_dir=tmp_path, progress=False, log=lambda s: None).run()
+def test_pick_cube_learns_from_ten_demos(trained_pick_cube):
+    # RLPD with 10 scripted demos, sparse reward (a random policy lifts the cube in 0 of 200 episodes);
+    # trained by the session fixture (tests/conftest.py), which the demo test starts from too.
+    result = trained_pick_cube
     assert max(rate for _, rate in result.evals) >= 0.8, result.evals
     held_out = evaluate_held_out(result.checkpoint, episodes=20)
     assert held_out.success_rate >= 0.7, (held_out, result.evals)
