@@ -122,7 +122,8 @@ def success(ckpt: Path, task: str, env: list[str], episodes: int, label: str, ro
     return rate
 
 
-def finetune(out: Path, ckpt: Path, variant: str, steps: int, rtf: float, patience: int, eager: bool = False) -> Path:
+def finetune(out: Path, ckpt: Path, variant: str, steps: int, rtf: float, patience: int, eager: bool = False,
+             lockstep: bool = True) -> Path:
     """Learner + ROS 2 graph until the learner has trained on `steps` robot steps; returns its checkpoint.
     The scripted person takes over after `patience` steps of an episode without a lift."""
     from roboloop.sim import GAP_VARIANTS
@@ -164,7 +165,7 @@ def finetune(out: Path, ckpt: Path, variant: str, steps: int, rtf: float, patien
                   # applied one tick after the state it is stored with. Measured from the same sim policy on
                   # the miscalibrated robot, 6k steps, load ~5: 20% -> 8% without lockstep, 20% -> 80% with
                   # it (in process, without ROS: 98%)
-                  "lockstep:=true",
+                  f"lockstep:={str(lockstep).lower()}",
                   # the person has felt the robot's lag and waits it out (see LagAwarePickCubeExpert). On a
                   # lagging robot what they feel through the graph is one control period more than the gap's
                   # own delay. Measured with an untrained policy, the person driving every step (patience 0,
@@ -325,6 +326,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--distill-episodes", type=int, default=20, help="episodes labelled per DAgger round")
     ap.add_argument("--distill-updates", type=int, default=1500, help="student updates after each DAgger round")
     ap.add_argument("--qemu-episodes", type=int, default=5, help="closed-loop episodes run on the emulated chip")
+    ap.add_argument("--no-lockstep", action="store_true",
+                    help="let the sim robot run free during fine-tuning instead of waiting for each command")
     ap.add_argument("--no-compile", action="store_true",
                     help="eager SAC updates in sim training and fine-tuning (sac.compile=false): compiling takes "
                          "longer than a short run's updates")
@@ -358,7 +361,7 @@ def main(argv: list[str] | None = None) -> int:
     stage(f"fine-tune through ROS 2 against the sim robot ({args.finetune_steps} steps, "
           f"a scripted person at a virtual pad)")
     tuned = finetune(out, sim_ckpt, args.variant, args.finetune_steps, args.real_time_factor, args.patience,
-                     eager=args.no_compile)
+                     eager=args.no_compile, lockstep=not args.no_lockstep)
     REC.artifacts.append(f"{tuned} (fine-tuned checkpoint)")
 
     stage("the fine-tuned policy on held-out robot seeds")
