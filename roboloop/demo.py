@@ -6,8 +6,9 @@
      default: the cube position the robot reports is 3.6 cm off, a camera-to-base calibration error),
      where it is worse;
   4. fine-tune through ROS 2: `roboloop learn --init` (from the sim checkpoint) + `roboloop launch
-     sim.launch.xml` (sim_robot with the gap physics, actor, safety, teleop, and a scripted person who
-     corrects the policy through an SDL virtual gamepad), real DDS between real processes;
+     sim.launch.xml` (sim_robot with the gap physics, in lockstep with the actor, safety, teleop, and a
+     scripted person who corrects the policy through an SDL virtual gamepad), real DDS between real
+     processes;
   5. the fine-tuned policy on held-out robot seeds: before/after with 95% Wilson intervals;
   6. export: the fine-tuned actor to ONNX, then distilled (DAgger) into a 2x64 student that fits a
      Cortex-M4 and exported to C (float32 and int8);
@@ -427,9 +428,12 @@ def main(argv: list[str] | None = None) -> int:
 def _trained_steps(ckpt: Path) -> int:
     """The env steps a PickCube checkpoint was trained for (refusing any other task: the demo's robot is
     PickCube's reality-gap twin)."""
-    from roboloop.checkpoint import load_checkpoint
+    from roboloop.checkpoint import CheckpointError, load_checkpoint
     from roboloop.envs import resolve_task
-    meta = load_checkpoint(ckpt, load_replay=False).meta
+    try:
+        meta = load_checkpoint(ckpt, load_replay=False).meta
+    except CheckpointError as e:
+        raise SystemExit(f"demo: --sim-checkpoint: {e}") from None
     task = meta["config"]["task"]
     if resolve_task(task) != resolve_task("PickCube"):
         raise SystemExit(f"demo: {ckpt} was trained on {task}, not PickCube")
