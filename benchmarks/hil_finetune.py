@@ -38,7 +38,7 @@ from pathlib import Path
 import numpy as np
 
 from roboloop import stats
-from roboloop.checkpoint import load_checkpoint
+from roboloop.checkpoint import Checkpoint, load_checkpoint
 from roboloop.config import build_train_config
 from roboloop.hardware.gamepad.virtual import ScriptedPerson
 from roboloop.policies.evaluate import HELD_OUT_SEED
@@ -111,16 +111,14 @@ def sim_policy(init: str | None, out: Path, sim_steps: int) -> Path:
     return ckpt
 
 
-def fine_tune(sim: Path, variant: str, steps: int, seed: int, held_out: int, patience: int | None,
+def fine_tune(sim: Checkpoint, variant: str, steps: int, seed: int, held_out: int, patience: int | None,
               up_front: int = 0) -> dict:
-    """One fine-tuning run on PickCubeGap `variant` from the sim checkpoint; `up_front` scripted robot demos
-    join the sim run's demos before the first update."""
-    base = load_checkpoint(sim, load_replay=False).meta["config"]
-    cfg = build_train_config("PickCubeGap", None, [f"env.variant={variant}", *FINE_TUNING], base=base,
-                             steps=steps, seed=seed)
+    """One fine-tuning run on PickCubeGap `variant` from the sim checkpoint (loaded with its replay); `up_front`
+    scripted robot demos join the sim run's demos before the first update."""
+    cfg = gap_config(sim, variant, steps, seed)
     t = time.time()
     with trainer_with_person(cfg, patience) as trainer:
-        prior = trainer.loop.init_from(load_checkpoint(sim))
+        prior = trainer.loop.init_from(sim)
         if up_front:
             collect_demos(cfg, trainer.loop.demo, up_front, log=print, progress=False)
         result = trainer.run()
@@ -133,10 +131,15 @@ def fine_tune(sim: Path, variant: str, steps: int, seed: int, held_out: int, pat
             "intervention": {str((k + 1) * 1000): float(np.mean(v)) for k, v in sorted(windows.items())}}
 
 
-def run_seed(sim: Path, variant: str, steps: int, seed: int, patience: int, held_out: int) -> dict:
+def gap_config(sim: Checkpoint, variant: str, steps: int, seed: int):
+    """The fine-tuning config: the sim run's, on PickCubeGap `variant` (its demos are the up-front arm's too)."""
+    return build_train_config("PickCubeGap", None, [f"env.variant={variant}", *FINE_TUNING],
+                              base=sim.meta["config"], steps=steps, seed=seed)
+
+
+def run_seed(sim: Checkpoint, variant: str, steps: int, seed: int, patience: int, held_out: int) -> dict:
     corrected = fine_tune(sim, variant, steps, seed, held_out, patience)
-    cfg = build_train_config("PickCubeGap", None, [f"env.variant={variant}"], seed=seed)
-    demos = demos_holding(cfg, corrected["expert"])
+    demos = demos_holding(gap_config(sim, variant, steps, seed), corrected["expert"])
     return {CORRECTED: corrected, UP_FRONT: fine_tune(sim, variant, steps, seed, held_out, None, up_front=demos)}
 
 
@@ -156,7 +159,7 @@ def report(results: dict, before: float, args) -> None:
         print(f"  {name:26s} held-out success IQM {v['IQM']}")
     p = stats.probability_of_improvement(held[CORRECTED], held[UP_FRONT], reps=args.reps)
     print(f"  P(person at the pad > demos up front, held-out success) = {p}")
-    windows = sorted({int(k) for s in seeds for k in results[s][CORRECTED]["intervention"] if int(k) <= args.steps})
+    windows = sorted({int(k) for s in seeds for k in results[s][CORRECTED]["intervention"] if int(k) - 1000 < args.steps})
     rates = [np.nanmean([results[s][CORRECTED]["intervention"].get(str(k), np.nan) for s in seeds]) for k in windows]
     print("  intervention rate by 1k-step window, mean over seeds: "
           + ", ".join(f"<={k}: {r:.0%}" for k, r in zip(windows, rates)))
@@ -178,8 +181,9 @@ def main() -> None:
     args = ap.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    sim = sim_policy(args.init, out, args.sim_steps)
-    settings = {"sim": str(sim.resolve()), "variant": args.variant, "steps": args.steps, "patience": args.patience,
+    sim_path = sim_policy(args.init, out, args.sim_steps)
+    sim = load_checkpoint(sim_path)   # networks and replay, once for every run
+    settings = {"sim": str(sim_path.resolve()), "variant": args.variant, "steps": args.steps, "patience": args.patience,
                 "held_out": args.held_out}
     for seed in [args.only_seed] if args.only_seed is not None else range(args.seeds):
         path = out / f"seed{seed}.json"
@@ -198,7 +202,7 @@ def main() -> None:
         return
     from roboloop.envs import make_env
     env = make_env("PickCubeGap", {"variant": args.variant}, training=False)
-    before = evaluate_held_out(sim, episodes=args.held_out, env=env).success_rate
+    before = evaluate_held_out(sim_path, episodes=args.held_out, env=env).success_rate
     report(results, before, args)
 
 
