@@ -73,6 +73,7 @@ class DriverNode(Node):
         self.lockstep, self.lockstep_timeout = bool(p.get("lockstep", False)), float(p.get("lockstep_timeout", 0.5))
         self.answer_stamp = self.answer_time = self.gripper_time = -np.inf   # the newest twist's stamp; arrivals
         self.stepped_at = -np.inf   # monotonic s of the last physics step
+        self.new_episode = False    # reset since the last tick: its first observation is not out yet
         self.pub_pose = self.create_publisher(PoseStamped, "ee_pose", 10)
         self.pub_diag = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
         self.create_subscription(TwistStamped, "cmd_vel", self.on_twist, 10)
@@ -134,11 +135,11 @@ class DriverNode(Node):
     # ------------------------------------------------------------------ the control tick
     def episode_started(self) -> None:
         """A reset: the next tick publishes the new episode's first observation without waiting (lockstep)."""
-        self.answer_stamp = np.inf
+        self.new_episode = True
 
     def answered(self) -> bool:
         """Whether the command for the last tick's observation is in (lockstep)."""
-        if self.answer_stamp == np.inf:   # a new episode: its first observation is not out yet
+        if self.new_episode:
             return True
         if not self.tick_times or self.answer_stamp < self.tick_times[-1]:
             return False
@@ -149,8 +150,7 @@ class DriverNode(Node):
         t0 = time.monotonic()
         if self.lockstep and not self.answered() and t0 - self.stepped_at < self.lockstep_timeout:
             return   # sim time waits for the actor
-        if self.answer_stamp == np.inf:
-            self.answer_stamp = -np.inf
+        self.new_episode = False
         self.stepped_at = t0
         self.first_tick = min(self.first_tick, t0)
         self.tick_times.append(self.get_clock().now().nanoseconds * 1e-9)
