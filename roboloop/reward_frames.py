@@ -63,7 +63,7 @@ def apply_gap(env, variant: str) -> None:
     """Give a sim arm task's scene the physics and camera changes of reality-gap `variant` (its action
     delay does not change what the cameras see and is left out)."""
     from roboloop.sim.tasks import gap_physics
-    physics, _ = gap_physics(variant)
+    physics, _, _ = gap_physics(variant)   # the delay and the cube estimate's bias change no frame
     _arm_physics(env, f"gap {variant!r}").apply(physics)
 
 

@@ -21,7 +21,7 @@ from .race_task import BaseRaceEnv, RacePursuit
 from .robot import TABLE_Z
 from .quad_tasks import QuadHoverEnv
 from .quadrotor import HoverController
-from .tasks import PickCubeEnv, PickCubeGapEnv, ReachEnv
+from .tasks import PickCubeEnv, RealityGap, ReachEnv
 
 
 class _Expert:
@@ -196,7 +196,7 @@ def make_expert(env, noise: float = 0.0, seed: int | None = None) -> _Expert:
         An object with ``reset()`` and ``act() -> np.ndarray`` (float32, in the action space).
     """
     base = env.unwrapped
-    if isinstance(base, PickCubeGapEnv) and base._delay:   # a robot that lags: a person who waits it out
+    if isinstance(base, RealityGap) and base._delay:   # a robot that lags: a person who waits it out
         expert = LagAwarePickCubeExpert(env, base._delay, noise, seed)
         expert.reset()
         return expert

@@ -15,6 +15,7 @@ TASKS = {
     "roboloop/PickCube-v0": ("roboloop.sim.tasks:PickCubeEnv", 50),
     "roboloop/PickCubeVision-v0": ("roboloop.sim.tasks:PickCubeVisionEnv", 50),
     "roboloop/PickCubeGap-v0": ("roboloop.sim.tasks:PickCubeGapEnv", 50),
+    "roboloop/PickCubeVisionGap-v0": ("roboloop.sim.tasks:PickCubeVisionGapEnv", 50),
     # The quadrotor tasks end their episodes themselves (episode_s), whatever the control rate.
     "roboloop/QuadHover-v0": ("roboloop.sim.quad_tasks:QuadHoverEnv", None),
     "roboloop/QuadTrack-v0": ("roboloop.sim.quad_tasks:QuadTrackEnv", None),
@@ -61,7 +62,7 @@ def resolve_task(name: str) -> str:
 def task_for_robot(task: str, robot: str) -> tuple[str, dict[str, Any]]:
     """(task id, env options) of `task` run on `robot`: a shipped arm's name, an arm YAML path, or "" (the task
     as given). 'PickCube' on 'so101' is ``roboloop/so101-PickCube-v0``; on 'my_arm.yaml' it is
-    ``roboloop/arm-PickCube-v0`` with ``arm=<absolute path>``. Reality-gap variants (PickCubeGap) exist for
+    ``roboloop/arm-PickCube-v0`` with ``arm=<absolute path>``. Reality-gap variants (PickCubeGap, PickCubeVisionGap) exist for
     roboloop's own arm only: on another arm their plain task runs.
     """
     if not robot:
@@ -71,7 +72,7 @@ def task_for_robot(task: str, robot: str) -> tuple[str, dict[str, Any]]:
     from .arm_tasks import ENTRY
     from .arms import load_arm, shipped_arms
     family = resolve_task(task).split("/", 1)[1].rsplit("-v", 1)[0].rsplit("-", 1)[-1]
-    family = {"PickCubeGap": "PickCube"}.get(family, family)
+    family = {"PickCubeGap": "PickCube", "PickCubeVisionGap": "PickCubeVision"}.get(family, family)
     if family not in ENTRY:
         raise ValueError(f"task {task!r} runs on roboloop's own arm only; on robot {robot!r} the tasks are "
                          f"{', '.join(ENTRY)}")

@@ -394,22 +394,31 @@ def gap_physics(variant: str) -> tuple[dict[str, Any], int, np.ndarray]:
     return physics, int(physics.pop("action_delay", 0)), bias
 
 
-class PickCubeGapEnv(PickCubeEnv):
-    """PickCube with a reality gap: same spaces and the same spec as PickCube (a PickCube checkpoint
-    runs on it unchanged), different hidden physics. `variant` is one of GAP_VARIANTS:
+class RealityGap:
+    """A reality gap for a PickCube task (mixed in before the task class): the same spaces and spec as the
+    task (its checkpoints run on it unchanged), different hidden physics. `variant` is one of GAP_VARIANTS:
 
     heavy_cube (cube 4x heavier), low_friction (cube and pads at 45% friction), latency (actions
     applied 2 control steps late), shifted_camera (front camera moved by cm and zoomed out 5 deg),
     weak_servos (arm servo gains at 60%), miscalibrated (the cube position the robot reports is 3 cm / -2 cm
     off in x / y: a camera-to-base calibration error; the physics is nominal), combined (a milder mix of all
     but the miscalibration; the default, and what the ROS 2 sim_robot runs).
+
+    The miscalibration shifts the cube estimate in the state (cube_x/y/z and cube_minus_ee_*); a task
+    whose state has no cube estimate (PickCubeVision) reads the scene through its cameras instead, so
+    there that variant is the nominal scene.
     """
+
+    _CUBE_ESTIMATE = ("cube_x", "cube_y", "cube_z", "cube_minus_ee_x", "cube_minus_ee_y", "cube_minus_ee_z")
 
     def __init__(self, variant: str = "combined", **kwargs):
         physics, self._delay, self._cube_bias = gap_physics(variant)
         self.variant = variant
         super().__init__(**kwargs)
         ArmPhysics(self.sim.model, self.sim.data).apply(physics)
+        names = self._state_names_units()[0]
+        # (state index, bias axis) of each estimated cube coordinate the state holds
+        self._biased = [(names.index(n), i % 3) for i, n in enumerate(self._CUBE_ESTIMATE) if n in names]
         self._pipe: list[np.ndarray] = []
 
     def reset(self, *, seed=None, options=None):
@@ -418,8 +427,8 @@ class PickCubeGapEnv(PickCubeEnv):
 
     def _state(self):
         s = super()._state()
-        s[5:8] += self._cube_bias     # cube_pos
-        s[10:13] += self._cube_bias   # cube - ee
+        for index, axis in self._biased:
+            s[index] += self._cube_bias[axis]
         return s
 
     def true_state(self) -> np.ndarray:
@@ -435,3 +444,12 @@ class PickCubeGapEnv(PickCubeEnv):
             self._pipe = [hold] * self._delay
         self._pipe.append(a)
         return super().step(self._pipe.pop(0))
+
+
+class PickCubeGapEnv(RealityGap, PickCubeEnv):
+    """PickCube with a reality gap (see RealityGap): the stand-in for a robot that a PickCube policy meets."""
+
+
+class PickCubeVisionGapEnv(RealityGap, PickCubeVisionEnv):
+    """PickCubeVision with a reality gap (see RealityGap): the moved camera and the physics are seen and felt;
+    `miscalibrated` changes nothing here, as the policy reads no cube estimate."""

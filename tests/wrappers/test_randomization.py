@@ -126,6 +126,34 @@ def test_miscalibrated_variant_reports_the_cube_off_by_its_bias():
     np.testing.assert_allclose(obs["state"][:5], ref["state"][:5], atol=1e-6)   # the arm reads true
 
 
+def test_the_camera_twin_sees_the_moved_camera_and_reads_no_cube_estimate():
+    nominal = make_env("PickCubeVision", {"image_size": 64})
+    ref, _ = nominal.reset(seed=3)
+    seen = {}
+    for variant in ("shifted_camera", "miscalibrated", "latency"):
+        env = make_env("PickCubeVisionGap", {"variant": variant, "image_size": 64})
+        assert env_spec(env) == env_spec(nominal), variant   # a PickCubeVision checkpoint runs on it
+        obs, _ = env.reset(seed=3)
+        np.testing.assert_allclose(obs["state"], ref["state"], atol=1e-6)   # the arm reads true; no cube in it
+        seen[variant] = [np.abs(obs[c].astype(float) - ref[c]).mean() for c in ("front", "wrist")]
+        env.close()
+    assert seen["shifted_camera"][0] > 2.0 and seen["shifted_camera"][1] == 0.0   # the front camera moved
+    assert seen["miscalibrated"] == [0.0, 0.0] and seen["latency"] == [0.0, 0.0]
+    # The lag the lag-aware person feels is the twin's too.
+    assert type(make_expert(make_env("PickCubeVisionGap", {"variant": "latency"}))).__name__ == "LagAwarePickCubeExpert"
+
+
+def test_a_recording_under_a_gap_sees_the_gaps_camera():
+    from roboloop.reward_frames import record_frames
+    kw = dict(env_kwargs={"image_size": 64}, after_success=0, random_share=0.0, noises=(0.1,), log=lambda s: None)
+    plain = record_frames("PickCubeVision", "expert", 1, seed=3, **kw)
+    for gap, moved in (("shifted_camera", True), ("miscalibrated", False)):
+        under = record_frames("PickCubeVision", "expert", 1, seed=3, gap=gap, **kw)
+        assert under["meta"]["gap"] == gap
+        diff = np.abs(under["frames"]["front"][0].astype(float) - plain["frames"]["front"][0]).mean()
+        assert (diff > 2.0) if moved else (diff == 0.0), (gap, diff)
+
+
 @pytest.mark.parametrize("variant", ["heavy_cube", "low_friction", "weak_servos", "miscalibrated"])
 def test_the_physics_gaps_stay_solvable(variant):
     """The scripted expert (open loop in its timing, so latency defeats it) still picks on them."""
