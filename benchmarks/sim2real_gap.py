@@ -11,6 +11,7 @@ one torch thread) is trained for --steps env steps under each configuration:
     vision    the shipped PickCubeVision preset instead (front + wrist cameras and proprioception through
               the frozen pretrained encoder, no cube estimate in its state), for --vision-steps env steps
               (fewer than --steps by default: a smaller budget than the nominal policy's)
+    vision_delay02  vision under 0-2 steps of action latency, sampled per episode
 
 Each final checkpoint is then loaded as `roboloop eval` loads it (its wrapper stack applied with
 training=False, as on the robot) and run deterministically on held-out episode seeds (from
@@ -60,8 +61,9 @@ CONFIGS = {
     "delay01": lambda: [{"type": "action_delay", "steps": [0, 1]}],
     "hist": lambda: [{"type": "action_history", "length": 2}],
     "vision": lambda: [],
+    "vision_delay02": lambda: [{"type": "action_delay", "steps": [0, 2]}],
 }
-CAMERA_CONFIGS = {"vision"}   # trained on PickCubeVision; the others on PickCube
+CAMERA_CONFIGS = {"vision", "vision_delay02"}   # trained on PickCubeVision; the others on PickCube
 # (label, task, env kwargs, extra wrappers under the policy's own stack)
 TARGETS = [("PickCube", "PickCube", {}, [])] + [
     (f"Gap {v}", "PickCubeGap", {"variant": v}, []) for v in GAP_VARIANTS] + [
