@@ -12,6 +12,8 @@ one torch thread) is trained for --steps env steps under each configuration:
               the frozen pretrained encoder, no cube estimate in its state), for --vision-steps env steps
               (fewer than --steps by default: a smaller budget than the nominal policy's)
     vision_delay02  vision under 0-2 steps of action latency, sampled per episode
+    vision_slow     vision with the end effector's commanded speed capped at 0.2 m/s (2 cm per step; the
+                    safety wrapper, kept at evaluation): a late command overshoots less
 
 Each final checkpoint is then loaded as `roboloop eval` loads it (its wrapper stack applied with
 training=False, as on the robot) and run deterministically on held-out episode seeds (from
@@ -62,8 +64,9 @@ CONFIGS = {
     "hist": lambda: [{"type": "action_history", "length": 2}],
     "vision": lambda: [],
     "vision_delay02": lambda: [{"type": "action_delay", "steps": [0, 2]}],
+    "vision_slow": lambda: [{"type": "safety", "max_speed": 0.2}],
 }
-CAMERA_CONFIGS = {"vision", "vision_delay02"}   # trained on PickCubeVision; the others on PickCube
+CAMERA_CONFIGS = {"vision", "vision_delay02", "vision_slow"}   # trained on PickCubeVision; the others on PickCube
 # (label, task, env kwargs, extra wrappers under the policy's own stack)
 TARGETS = [("PickCube", "PickCube", {}, [])] + [
     (f"Gap {v}", "PickCubeGap", {"variant": v}, []) for v in GAP_VARIANTS] + [

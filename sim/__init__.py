@@ -28,4 +28,5 @@ from .registry import TASKS, register_tasks, resolve_task, short_name, task_ids 
 register_tasks()
 
 __all__ = ["ArmSim", "ArmTaskEnv", "ReachEnv", "PickCubeEnv", "PickCubeVisionEnv", "PickCubeGapEnv",
-           "PickCubeVisionGapEnv", "GAP_VARIANTS", "make_expert", "TASKS", "resolve_task", "short_name", "task_ids"]
+           "PickCubeVisionGapEnv", "GAP_VARIANTS", "make_expert", "TASKS", "resolve_task", "short_name",
+           "task_ids"]

@@ -62,8 +62,8 @@ def resolve_task(name: str) -> str:
 def task_for_robot(task: str, robot: str) -> tuple[str, dict[str, Any]]:
     """(task id, env options) of `task` run on `robot`: a shipped arm's name, an arm YAML path, or "" (the task
     as given). 'PickCube' on 'so101' is ``roboloop/so101-PickCube-v0``; on 'my_arm.yaml' it is
-    ``roboloop/arm-PickCube-v0`` with ``arm=<absolute path>``. Reality-gap variants (PickCubeGap, PickCubeVisionGap) exist for
-    roboloop's own arm only: on another arm their plain task runs.
+    ``roboloop/arm-PickCube-v0`` with ``arm=<absolute path>``. Reality-gap variants (PickCubeGap,
+    PickCubeVisionGap) exist for roboloop's own arm only: on another arm their plain task runs.
     """
     if not robot:
         return task, {}
