@@ -12,8 +12,9 @@ one torch thread) is trained for --steps env steps under each configuration:
               the frozen pretrained encoder, no cube estimate in its state), for --vision-steps env steps
               (fewer than --steps by default: a smaller budget than the nominal policy's)
     vision_delay02  vision under 0-2 steps of action latency, sampled per episode
-    vision_slow     vision with the end effector's commanded speed capped at 0.2 m/s (2 cm per step; the
-                    safety wrapper, kept at evaluation): a late command overshoots less
+    vision_slow     the stack of roboloop/configs/sim2real_vision.yaml on vision: the end effector's
+                    commanded speed capped at 0.2 m/s (2 cm per step; the safety wrapper, kept at
+                    evaluation), so a late command overshoots less
 
 Each final checkpoint is then loaded as `roboloop eval` loads it (its wrapper stack applied with
 training=False, as on the robot) and run deterministically on held-out episode seeds (from
@@ -50,6 +51,7 @@ from roboloop.policies.evaluate import HELD_OUT_SEED, evaluate
 from roboloop.sim import GAP_VARIANTS
 
 SIM2REAL_YAML = Path(__file__).resolve().parents[1] / "roboloop" / "configs" / "sim2real.yaml"
+SIM2REAL_VISION_YAML = SIM2REAL_YAML.with_name("sim2real_vision.yaml")
 CONFIGS = {
     "nominal": lambda: [],
     "robust": lambda: yaml.safe_load(SIM2REAL_YAML.read_text())["wrappers"],
@@ -64,7 +66,7 @@ CONFIGS = {
     "hist": lambda: [{"type": "action_history", "length": 2}],
     "vision": lambda: [],
     "vision_delay02": lambda: [{"type": "action_delay", "steps": [0, 2]}],
-    "vision_slow": lambda: [{"type": "safety", "max_speed": 0.2}],
+    "vision_slow": lambda: yaml.safe_load(SIM2REAL_VISION_YAML.read_text())["wrappers"],
 }
 CAMERA_CONFIGS = {"vision", "vision_delay02", "vision_slow"}   # trained on PickCubeVision; the others on PickCube
 # (label, task, env kwargs, extra wrappers under the policy's own stack)
