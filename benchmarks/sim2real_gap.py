@@ -79,7 +79,9 @@ TARGETS = [("PickCube", "PickCube", {}, [])] + [
 
 def target_task(name: str, task: str) -> str:
     """The task a configuration's policy meets for target task `task` (its camera twin for a camera policy)."""
-    return {"PickCube": "PickCubeVision", "PickCubeGap": "PickCubeVisionGap"}[task] if name in CAMERA_CONFIGS else task
+    if name not in CAMERA_CONFIGS:
+        return task
+    return {"PickCube": "PickCubeVision", "PickCubeGap": "PickCubeVisionGap"}[task]
 
 
 def train_and_evaluate(name: str, seed: int, steps: int, episodes: int, out: Path) -> dict:
