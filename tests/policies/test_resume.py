@@ -8,16 +8,16 @@ QUIET = dict(progress=False, log=lambda s: None)
 
 
 def test_resume_gives_the_same_parameters_as_an_uninterrupted_run(tmp_path):
-    cfg = tiny_config(steps=2000)
+    cfg = tiny_config(steps=1000)
     first = Trainer(cfg, run_dir=tmp_path / "a", **QUIET).run()
-    resumed = Trainer.resume(first.checkpoint, steps=3000, **QUIET)
+    resumed = Trainer.resume(first.checkpoint, steps=1500, **QUIET)
     assert resumed.step == first.steps
     resumed_result = resumed.run()
 
-    straight = Trainer(tiny_config(steps=3000), run_dir=tmp_path / "b", **QUIET)
+    straight = Trainer(tiny_config(steps=1500), run_dir=tmp_path / "b", **QUIET)
     straight_result = straight.run()
 
-    assert resumed_result.steps == straight_result.steps > 3000 - 1
+    assert resumed_result.steps == straight_result.steps > 1500 - 1
     assert resumed_result.updates == straight_result.updates
     a, b = resumed.agent.state_dict(), straight.agent.state_dict()
     assert a.keys() == b.keys()
