@@ -159,7 +159,8 @@ def report(results: dict, before: float, args) -> None:
         print(f"  {name:26s} held-out success IQM {v['IQM']}")
     p = stats.probability_of_improvement(held[CORRECTED], held[UP_FRONT], reps=args.reps)
     print(f"  P(person at the pad > demos up front, held-out success) = {p}")
-    windows = sorted({int(k) for s in seeds for k in results[s][CORRECTED]["intervention"] if int(k) - 1000 < args.steps})
+    windows = sorted({int(k) for s in seeds for k in results[s][CORRECTED]["intervention"]
+                      if int(k) - 1000 < args.steps})
     rates = [np.nanmean([results[s][CORRECTED]["intervention"].get(str(k), np.nan) for s in seeds]) for k in windows]
     print("  intervention rate by 1k-step window, mean over seeds: "
           + ", ".join(f"<={k}: {r:.0%}" for k, r in zip(windows, rates)))
@@ -183,8 +184,8 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     sim_path = sim_policy(args.init, out, args.sim_steps)
     sim = load_checkpoint(sim_path)   # networks and replay, once for every run
-    settings = {"sim": str(sim_path.resolve()), "variant": args.variant, "steps": args.steps, "patience": args.patience,
-                "held_out": args.held_out}
+    settings = {"sim": str(sim_path.resolve()), "variant": args.variant, "steps": args.steps,
+                "patience": args.patience, "held_out": args.held_out}
     for seed in [args.only_seed] if args.only_seed is not None else range(args.seeds):
         path = out / f"seed{seed}.json"
         if path.exists() and json.loads(path.read_text())["settings"] == settings:

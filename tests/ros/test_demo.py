@@ -5,9 +5,9 @@ student, export C, run it in QEMU in closed loop, plot, report).
 
 The policy lifts the cube in most sim episodes, so the gap must show: its held-out success on the
 miscalibrated robot sits below its success in sim with the 95% intervals apart. What fine-tuning recovers
-at full scale (9k robot steps) is measured by `make demo` itself; here the fine-tuning stage only has to run, every stage must
-stay audible, and the parts that are exact must be exact: the chip acts as the exported graph does, the
-student fits the chip, the report lists every command the demo ran."""
+at full scale (9k robot steps) is measured by `make demo` itself; here the fine-tuning stage only has to
+run, every stage must stay audible, and the parts that are exact must be exact: the chip acts as the
+exported graph does, the student fits the chip, the report lists every command the demo ran."""
 import re
 import subprocess
 import time
