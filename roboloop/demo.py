@@ -123,12 +123,24 @@ def success(ckpt: Path, task: str, env: list[str], episodes: int, label: str, ro
     return rate
 
 
+def envelope_around(spec: dict) -> tuple[float, float]:
+    """(max_speed m/s, max_accel m/s^2) of a safety envelope just around an arm task's action range (env spec
+    `spec`): every axis at full scale, and a full-scale reversal within one control period, with 5% to
+    spare. Such an envelope keeps the arm in its box and stops commands beyond what the policy can ask
+    for, and leaves the policy's own commands as they are."""
+    hz = float(spec["control_hz"])
+    speed = float(spec["action"]["max_delta_pos_m"]) * hz * math.sqrt(3.0)
+    return round(1.05 * speed, 3), round(1.05 * 2.0 * speed * hz, 3)
+
+
 def finetune(out: Path, ckpt: Path, variant: str, steps: int, rtf: float, patience: int, eager: bool = False,
              lockstep: bool = True) -> Path:
     """Learner + ROS 2 graph until the learner has trained on `steps` robot steps; returns its checkpoint.
     The scripted person takes over after `patience` steps of an episode without a lift."""
+    from roboloop.checkpoint import load_checkpoint
     from roboloop.sim import GAP_VARIANTS
     delay = int(GAP_VARIANTS[variant].get("action_delay", 0))
+    max_speed, max_accel = envelope_around(load_checkpoint(ckpt, load_replay=False).meta["env_spec"])
     run_dir = out / "finetune"
     learn = [*CLI, "learn", "--init", str(ckpt), "--bind", "tcp://127.0.0.1:*", "--out", str(run_dir),
              "--steps", str(steps), "--no-progress", "--set", "eval_every=0",
@@ -173,7 +185,13 @@ def finetune(out: Path, ckpt: Path, variant: str, steps: int, rtf: float, patien
                   # latency robot, 3x real time): they lifted the cube in 25 of 99 episodes with the gap's 2
                   # steps, 75 of 124 with 3, 33 of 105 with 4. Without lag, none: the actor waits for their
                   # answer to each state (18 of 20 on heavy_cube, 8 of 10 on miscalibrated).
-                  f"person_delay:={delay + 1 if delay else 0}"]
+                  f"person_delay:={delay + 1 if delay else 0}",
+                  # the safety node's envelope around the task's action range, as sim has none. With the
+                  # launch file's defaults (0.5 m/s, 3 m/s^2) it changed the motion of 549 of 632 steps the
+                  # person drove (measured): dynamics that neither the sim policy nor the held-out
+                  # evaluation had. Fine-tuning then recovered only after ~8k steps, in one of five runs not
+                  # at all (0% after); around the action range, the person's share fell within ~1k steps
+                  f"max_speed:={max_speed}", f"max_accel:={max_accel}"]
         REC.commands.append(_shown(launch) + "   (until the learner is done)")
         print("$ " + REC.commands[-1], flush=True)
         env = dict(os.environ, ROS_AUTOMATIC_DISCOVERY_RANGE="LOCALHOST")
@@ -211,13 +229,16 @@ def finetune(out: Path, ckpt: Path, variant: str, steps: int, rtf: float, patien
     return run_dir / "checkpoint"
 
 
-def qemu_closed_loop(c_dir: Path, variant: str, episodes: int) -> tuple[float, float, float]:
+def qemu_closed_loop(c_dir: Path, student: Path, variant: str, episodes: int) -> tuple[float, float, float]:
     """Build <c_dir>/policy.c into Cortex-M4 firmware, run it in QEMU as the policy of `episodes` held-out
-    episodes on PickCubeGap `variant`. Returns (success rate, instructions per inference, max |chip action -
-    onnxruntime action| over the chip's own trajectory, normalized units), the reference being the exported
-    <c_dir>/policy.onnx (exact float32; PyTorch may run its matmuls in reduced precision)."""
+    episodes on PickCubeGap `variant`, with the wrappers of the `student` checkpoint it was exported from
+    (as `roboloop eval` runs a checkpoint). Returns (success rate,
+    instructions per inference, max |chip action - onnxruntime action| over the chip's own trajectory,
+    normalized units), the reference being the exported <c_dir>/policy.onnx (exact float32; PyTorch may
+    run its matmuls in reduced precision)."""
     import numpy as np
 
+    from roboloop.checkpoint import load_checkpoint
     from roboloop.envs import make_env
     from roboloop.policies.export.onnx_export import OnnxPolicy
     from roboloop.hardware.firmware_build import build_firmware
@@ -227,7 +248,8 @@ def qemu_closed_loop(c_dir: Path, variant: str, episodes: int) -> tuple[float, f
     fw = build_firmware(c_dir / "policy.c", QEMU_BOARD, c_dir / "build")
     print(f"  built {fw.elf}: policy {fw.policy_size.flash} B flash, {fw.policy_size.ram} B RAM; "
           f"firmware {fw.image_size.flash} B flash", flush=True)
-    env = make_env("PickCubeGap", {"variant": variant}, training=False)
+    wrappers = load_checkpoint(student, load_replay=False).meta["config"].get("wrappers", [])
+    env = make_env("PickCubeGap", {"variant": variant}, wrappers, training=False)
     t0 = time.monotonic()
     with QemuBoard(fw.elf, QEMU_BOARD, icount=True) as url, MCUBridge(url) as bridge:
         chip = MCUPolicy(bridge, expect_obs_dim=env.observation_space["state"].shape[0],
@@ -349,7 +371,8 @@ def main(argv: list[str] | None = None) -> int:
     else:
         stage(f"train PickCube in sim ({args.sim_steps} steps)")
         run([*CLI, "train", "--task", "PickCube", "--seed", "0", "--steps", str(args.sim_steps), "--out",
-             str(out / "sim"), "--set", "stop_at_success=0", *(["--set", "sac.compile=false"] if args.no_compile else [])])
+             str(out / "sim"), "--set", "stop_at_success=0",
+             *(["--set", "sac.compile=false"] if args.no_compile else [])])
         sim_ckpt = out / "sim" / "checkpoint"
         REC.artifacts.append(f"{sim_ckpt} (sim-trained checkpoint; TensorBoard logs in {out / 'sim' / 'tb'})")
 
@@ -388,11 +411,11 @@ def main(argv: list[str] | None = None) -> int:
     REC.artifacts.append(f"{student_ckpt} (distilled student checkpoint)")
 
     stage(f"the student on an emulated Cortex-M4 (QEMU {QEMU_BOARD}), closed loop on the robot")
-    REC.commands.append(f"python: roboloop.demo.qemu_closed_loop({out / 'c_float32'}, {args.variant!r}, "
-                        f"{args.qemu_episodes}) and the same for c_int8")
+    REC.commands.append(f"python: roboloop.demo.qemu_closed_loop({out / 'c_float32'}, {student_ckpt}, "
+                        f"{args.variant!r}, {args.qemu_episodes}) and the same for c_int8")
     qemu = {}
     for d in ("c_float32", "c_int8"):
-        qemu[d] = qemu_closed_loop(out / d, args.variant, args.qemu_episodes)
+        qemu[d] = qemu_closed_loop(out / d, student_ckpt, args.variant, args.qemu_episodes)
         REC.figures.append(f"QEMU closed loop, {d[2:]}: {qemu[d][0]:.0%} of {args.qemu_episodes} held-out robot "
                            f"episodes (seeds {HELD_OUT_SEED}...), {qemu[d][1]:.0f} instructions per inference, "
                            f"max |chip - onnxruntime| action {qemu[d][2]:.2e}")

@@ -144,3 +144,17 @@ def test_the_simulated_arm_is_held_at_the_walls_and_accelerates_gently():
     # the last push (-z for 15 steps) ends resting on the floor of the box
     assert robot.commanded_target()[2] == pytest.approx(low[2], abs=1e-6)
     env.close()
+
+
+def test_the_safety_wrapper_in_sim_is_the_safety_nodes_envelope_on_the_robot():
+    """A policy trained with `wrappers: [{type: safety}]` (the demo's) meets the same limits on the robot:
+    the safety node's arm defaults are the wrapper's SafetyLimits defaults."""
+    from pathlib import Path
+
+    from roboloop.docgen import node_params
+
+    node = Path(__file__).parents[2] / "ros2_ws/src/roboloop_ros/roboloop_ros/safety_node.py"
+    declared = {name: default for name, default, _ in node_params(node)}
+    wrapper = SafetyLimits()
+    assert [declared["box_min"], declared["box_max"]] == wrapper.box
+    assert (declared["max_speed"], declared["max_accel"]) == (wrapper.max_speed, wrapper.max_accel)
