@@ -6,9 +6,9 @@
      default: the cube position the robot reports is 3.6 cm off, a camera-to-base calibration error),
      where it is worse;
   4. fine-tune through ROS 2: `roboloop learn --init` (from the sim checkpoint) + `roboloop launch
-     sim.launch.xml` (sim_robot with the gap physics, in lockstep with the actor, safety, teleop, and a
-     scripted person who corrects the policy through an SDL virtual gamepad), real DDS between real
-     processes;
+     sim.launch.xml` (sim_robot with the gap physics, in lockstep with the actor; safety, its envelope
+     around the task's action range; teleop; and a scripted person who corrects the policy through an SDL
+     virtual gamepad), real DDS between real processes;
   5. the fine-tuned policy on held-out robot seeds: before/after with 95% Wilson intervals;
   6. export: the fine-tuned actor to ONNX, then distilled (DAgger) into a 2x64 student that fits a
      Cortex-M4 and exported to C (float32 and int8);

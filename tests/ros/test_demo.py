@@ -14,6 +14,9 @@ import time
 
 import pytest
 
+from roboloop.checkpoint import load_checkpoint
+from roboloop.demo import envelope_around
+
 from .ros_helpers import PY, REPO
 
 SMALL = ["--finetune-steps", "560", "--episodes", "30", "--distill-episodes", "2", "--distill-updates", "200",
@@ -46,6 +49,10 @@ def test_demo_shows_the_gap_runs_every_stage_audibly_and_exports_a_student_the_c
     # held-out measurements come with their intervals, and the gap hurts the sim policy by a margin
     assert len(re.findall(r"\d+% \[95% CI \d+%-\d+%, 30 episodes\]", text)) >= 3, tail
     assert "the gap hurts (sim's and the robot's 95% CIs apart): yes" in text, tail
+    # the robot's safety node runs an envelope around the action range, which leaves the policy's commands be
+    spec = load_checkpoint(trained_pick_cube.checkpoint, load_replay=False).meta["env_spec"]
+    limits = re.search(r"launch sim\.launch\.xml .*max_speed:=([0-9.]+) max_accel:=([0-9.]+)", text)
+    assert limits and tuple(map(float, limits.groups())) == envelope_around(spec), tail
     # the person's corrections went through the pad -> teleop -> actor path and reached the learner
     assert re.search(r"person drove [1-9]", text), tail
     # the student fits a Cortex-M4, in float32 and int8, and the emulated chip acts as onnxruntime does

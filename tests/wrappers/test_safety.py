@@ -147,8 +147,8 @@ def test_the_simulated_arm_is_held_at_the_walls_and_accelerates_gently():
 
 
 def test_the_safety_wrapper_in_sim_is_the_safety_nodes_envelope_on_the_robot():
-    """A policy trained with `wrappers: [{type: safety}]` (the demo's) meets the same limits on the robot:
-    the safety node's arm defaults are the wrapper's SafetyLimits defaults."""
+    """A policy trained with `wrappers: [{type: safety}]` meets the same limits on the robot: the safety
+    node's arm defaults are the wrapper's SafetyLimits defaults."""
     from pathlib import Path
 
     from roboloop.docgen import node_params
@@ -158,3 +158,30 @@ def test_the_safety_wrapper_in_sim_is_the_safety_nodes_envelope_on_the_robot():
     wrapper = SafetyLimits()
     assert [declared["box_min"], declared["box_max"]] == wrapper.box
     assert (declared["max_speed"], declared["max_accel"]) == (wrapper.max_speed, wrapper.max_accel)
+
+
+def test_the_demos_envelope_leaves_every_command_of_the_action_range_as_it_is():
+    """`make demo` runs the safety node with an envelope around PickCube's action range: full-scale commands
+    and full reversals pass unchanged, where the launch file's defaults (0.5 m/s, 3 m/s^2) change them."""
+    from roboloop.demo import envelope_around
+    from roboloop.envs import env_spec
+
+    spec = env_spec(make_env("PickCube"))
+    speed, accel = envelope_around(spec)
+    hz, step = spec["control_hz"], spec["action"]["max_delta_pos_m"]
+    rng = np.random.default_rng(0)
+    actions = np.concatenate([rng.choice([-1.0, 1.0], size=(200, 3)), rng.uniform(-1, 1, size=(200, 3))])
+    far = [[-1e3] * 3, [1e3] * 3]   # the box is not what is tested here
+
+    def changed(limits):
+        envelope = SafetyEnvelope(limits, 1.0 / hz)
+        envelope.reset(np.zeros(3))
+        n = 0
+        for a in actions:
+            before = envelope.target
+            target, _, _ = envelope.filter(before + a * step, -1.0)
+            n += int(not np.allclose(target - before, a * step, atol=1e-9))
+        return n
+
+    assert changed(SafetyLimits(box=far, max_speed=speed, max_accel=accel)) == 0
+    assert changed(SafetyLimits(box=far)) > len(actions) // 2
