@@ -232,10 +232,9 @@ def finetune(out: Path, ckpt: Path, variant: str, steps: int, rtf: float, patien
 def qemu_closed_loop(c_dir: Path, student: Path, variant: str, episodes: int) -> tuple[float, float, float]:
     """Build <c_dir>/policy.c into Cortex-M4 firmware, run it in QEMU as the policy of `episodes` held-out
     episodes on PickCubeGap `variant`, with the wrappers of the `student` checkpoint it was exported from
-    (as `roboloop eval` runs a checkpoint). Returns (success rate,
-    instructions per inference, max |chip action - onnxruntime action| over the chip's own trajectory,
-    normalized units), the reference being the exported <c_dir>/policy.onnx (exact float32; PyTorch may
-    run its matmuls in reduced precision)."""
+    (as `roboloop eval` runs a checkpoint). Returns (success rate, instructions per inference, max |chip
+    action - onnxruntime action| over the chip's own trajectory, normalized units), the reference being the
+    exported <c_dir>/policy.onnx (exact float32; PyTorch may run its matmuls in reduced precision)."""
     import numpy as np
 
     from roboloop.checkpoint import load_checkpoint
