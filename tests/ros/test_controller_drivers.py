@@ -310,10 +310,11 @@ def test_robot_driver_node_with_the_so101_walkthrough_parameters(ros_node, spawn
         return sent and kin.fk(sent[-1]["values"])[0][1] - p_home[1] > 0.03 and sent
 
     moving = wait_for(moved_in_y, 20, lambda: f"the arm moving along +y:\n{node.output}")
-    # A stream of small steps, never a leap; under load DDS may drop some of the 12+ ticks' messages.
+    # A stream of small steps, never a leap; under load DDS may drop some of the 12+ ticks' messages, and a
+    # command or a joint state that comes late makes the driver stop and hold where the arm is (a step back).
     ys = [kin.fk(m["values"])[0][1] for m in moving]
     assert len(moving) >= 3 and all(m["names"] == list(kin.arm_joints) for m in moving)
-    assert all(-1e-6 <= b - a < 0.025 for a, b in zip(ys, ys[1:])), ys
+    assert all(abs(b - a) < 0.025 for a, b in zip(ys, ys[1:])), [round(b - a, 4) for a, b in zip(ys, ys[1:])]
     d = kin.fk(moving[-1]["values"])[0] - p_home
     assert abs(d[0]) < 0.3 * d[1] and abs(d[2]) < 0.3 * d[1], d
 
