@@ -190,7 +190,7 @@ def finetune(out: Path, ckpt: Path, variant: str, steps: int, rtf: float, patien
                   # launch file's defaults (0.5 m/s, 3 m/s^2) it changed the motion of 549 of 632 steps the
                   # person drove (measured): dynamics that neither the sim policy nor the held-out
                   # evaluation had. Fine-tuning then recovered only after ~8k steps, in one of five runs not
-                  # at all (0% after); around the action range the person drove 24-29% of the steps, not 46%
+                  # at all (0% after); around the action range the person drove 22-29% of the steps, not 46%
                   f"max_speed:={max_speed}", f"max_accel:={max_accel}"]
         REC.commands.append(_shown(launch) + "   (until the learner is done)")
         print("$ " + REC.commands[-1], flush=True)
